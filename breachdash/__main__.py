@@ -1,0 +1,3 @@
+from breachdash.cli import main
+
+raise SystemExit(main())

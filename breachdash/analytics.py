@@ -1,0 +1,64 @@
+"""Read side: what the pages show, shaped as plain data and DataFrames."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from breachdash.auth.rules import Actor, require_signed_in
+from breachdash.comms.service import phase_progress
+from breachdash.common import utcnow
+from breachdash.incidents.models import Incident
+from breachdash.incidents.service import get_incident
+from breachdash.obligations.service import upcoming_obligations
+from breachdash.outreach.service import outreach_totals
+from breachdash.scope.service import CurrentScope, current_scope, revision_history
+
+
+@dataclass(frozen=True)
+class FinancialExposure:
+    """The first thing leadership asks: is financial data involved, and for how many?"""
+
+    state: str  # "confirmed", "suspected" or "not found"
+    customers: int  # largest count among the financial data types in that state
+    data_types: list[str]  # display names
+
+
+@dataclass(frozen=True)
+class Overview:
+    incident: Incident
+    scope: CurrentScope | None
+    history: pd.DataFrame
+    financial: FinancialExposure
+    phases: pd.DataFrame
+    outreach: pd.DataFrame
+    obligations: pd.DataFrame
+    read_at: datetime
+
+
+def financial_exposure(scope: CurrentScope | None) -> FinancialExposure:
+    if scope is None:
+        return FinancialExposure("not found", 0, [])
+    financial = scope.data_types[scope.data_types["tier"] == "financial"]
+    for state in ("confirmed", "suspected"):
+        rows = financial[financial["status"] == state]
+        if len(rows):
+            return FinancialExposure(state, int(rows["count"].max()), rows["name"].tolist())
+    return FinancialExposure("not found", 0, [])
+
+
+def overview(engine: Engine, *, actor: Actor | None, incident_id: int) -> Overview:
+    require_signed_in(actor)
+    scope = current_scope(engine, actor=actor, incident_id=incident_id)
+    return Overview(
+        incident=get_incident(engine, actor=actor, incident_id=incident_id),
+        scope=scope,
+        history=revision_history(engine, actor=actor, incident_id=incident_id),
+        financial=financial_exposure(scope),
+        phases=phase_progress(engine, actor=actor, incident_id=incident_id),
+        outreach=outreach_totals(engine, actor=actor, incident_id=incident_id),
+        obligations=upcoming_obligations(engine, actor=actor, incident_id=incident_id),
+        read_at=utcnow(),
+    )

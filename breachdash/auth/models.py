@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from breachdash.common import UTCDateTime, utcnow
+
+
+class Role(StrEnum):
+    """Stored as the lowercase code; `label` is the display text."""
+
+    executive = "executive"
+    pr = "pr"
+    legal = "legal"
+    architect = "architect"
+    admin = "admin"
+
+    @property
+    def label(self) -> str:
+        return {"pr": "PR"}.get(self.value, self.value.capitalize())
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, unique=True, index=True)
+    display_name: str = Field(max_length=200)
+    password_hash: str | None = Field(default=None, max_length=200)
+    is_active: bool = True
+    is_demo: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class RoleGrant(SQLModel, table=True):
+    __tablename__ = "role_grants"
+    __table_args__ = (UniqueConstraint("user_id", "role", name="uq_role_grants_user_role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    role: str = Field(max_length=20)
+    granted_by: str = Field(max_length=320)
+    granted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

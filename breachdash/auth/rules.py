@@ -1,0 +1,97 @@
+"""Who may do what: the one place that decides whether a role may act."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from breachdash.auth.models import Role
+from breachdash.errors import PermissionDenied
+
+
+class Action(StrEnum):
+    manage_users = "manage users"
+    create_incident = "create an incident"
+    update_incident = "update the incident record"
+    import_incident = "import an incident"
+    export_incident = "export an incident"
+    revise_scope = "record a scope revision"
+    record_timeline_event = "record a timeline event"
+    edit_phase_plan = "edit the communication phase plan"
+    edit_checklist = "edit a phase checklist"
+    draft_message = "draft a message"
+    sign_off = "sign off a message"
+    mark_sent = "mark a phase sent"
+    record_outreach = "record outreach progress"
+    manage_obligations = "manage obligations"
+    view_audit = "view the audit trail"
+
+
+E, P, L, A, ADM = Role.executive, Role.pr, Role.legal, Role.architect, Role.admin
+
+PERMISSIONS: dict[Action, frozenset[Role]] = {
+    Action.manage_users: frozenset({ADM}),
+    Action.create_incident: frozenset({ADM, E}),
+    Action.update_incident: frozenset({ADM, E, L}),
+    Action.import_incident: frozenset({ADM}),
+    Action.export_incident: frozenset({ADM, L}),
+    Action.revise_scope: frozenset({A}),
+    Action.record_timeline_event: frozenset({A, L}),
+    Action.edit_phase_plan: frozenset({P, L}),
+    Action.edit_checklist: frozenset({E, P, L, A}),
+    Action.draft_message: frozenset({P, L}),
+    Action.sign_off: frozenset({E, P, L}),
+    Action.mark_sent: frozenset({P}),
+    Action.record_outreach: frozenset({P}),
+    Action.manage_obligations: frozenset({L}),
+    Action.view_audit: frozenset({ADM, E, L}),
+}
+
+# The identity used by command-line maintenance (migrations, demo seeding, imports by an operator).
+SYSTEM_EMAIL = "system@breachdash.local"
+
+
+@dataclass(frozen=True)
+class Actor:
+    email: str
+    roles: frozenset[Role] = field(default_factory=frozenset)
+    display_name: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.email
+
+    def holds(self, role: Role) -> bool:
+        return role in self.roles
+
+
+def system_actor() -> Actor:
+    return Actor(email=SYSTEM_EMAIL, roles=frozenset(Role), display_name="breachdash (system)")
+
+
+def may(actor: Actor | None, action: Action) -> bool:
+    return actor is not None and bool(actor.roles & PERMISSIONS[action])
+
+
+def require(actor: Actor | None, action: Action) -> None:
+    if actor is None:
+        raise PermissionDenied(f"Sign in to {action}.")
+    if not may(actor, action):
+        allowed = ", ".join(sorted(role.label for role in PERMISSIONS[action]))
+        raise PermissionDenied(f"{actor.email} may not {action}: that needs the role {allowed}.")
+
+
+def require_signed_in(actor: Actor | None) -> Actor:
+    """Reads need an identity with at least one role; signed-out visitors see nothing."""
+    if actor is None:
+        raise PermissionDenied("Sign in to see incident data.")
+    if not actor.roles:
+        raise PermissionDenied(f"{actor.email} has no role in breachdash; ask an admin for access.")
+    return actor
+
+
+def parse_role(value: str) -> Role:
+    try:
+        return Role(value.strip().lower())
+    except ValueError:
+        known = ", ".join(role.value for role in Role)
+        raise ValueError(f"unknown role {value!r}; known roles: {known}") from None

@@ -1,0 +1,190 @@
+"""Users, role grants and local sign-in."""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from breachdash.audit.service import record_audit
+from breachdash.auth.models import Role, RoleGrant, User
+from breachdash.auth.rules import Action, Actor, parse_role, require
+from breachdash.db import read_session, write_session
+from breachdash.errors import Conflict, InvalidInput, NotFound
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_hasher = PasswordHasher()
+# Verifying against this keeps the time for an unknown email close to that of a wrong password.
+_DUMMY_HASH = _hasher.hash("breachdash-timing-equaliser")
+MIN_PASSWORD_LENGTH = 10
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    email: str = Field(max_length=320)
+    display_name: str = Field(default="", max_length=200)
+    password: str | None = Field(default=None, max_length=1024)
+    roles: list[Role] = Field(min_length=1)
+    is_demo: bool = False
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not _EMAIL.match(value):
+            raise ValueError("not an email address")
+        return value.lower()
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < MIN_PASSWORD_LENGTH:
+            raise ValueError(f"must be at least {MIN_PASSWORD_LENGTH} characters")
+        return value
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _roles(cls, value):
+        return [parse_role(item) if isinstance(item, str) else item for item in value]
+
+
+def _user_snapshot(user: User, roles: list[str]) -> dict:
+    return {"email": user.email, "display_name": user.display_name, "roles": sorted(roles),
+            "is_active": user.is_active, "is_demo": user.is_demo}
+
+
+def add_user(engine: Engine, *, actor: Actor, user_in: UserCreate | dict) -> User:
+    require(actor, Action.manage_users)
+    try:
+        user_in = UserCreate.model_validate(user_in)
+    except ValidationError as exc:
+        raise InvalidInput.from_pydantic(exc) from None
+    with write_session(engine) as session:
+        if session.exec(select(User).where(User.email == user_in.email)).first():
+            raise Conflict(f"A user with the email {user_in.email} already exists.")
+        user = User(
+            email=user_in.email,
+            display_name=user_in.display_name or user_in.email.split("@")[0],
+            password_hash=_hasher.hash(user_in.password) if user_in.password else None,
+            is_demo=user_in.is_demo,
+        )
+        session.add(user)
+        session.flush()
+        roles = sorted({role.value for role in user_in.roles})
+        for role in roles:
+            session.add(RoleGrant(user_id=user.id, role=role, granted_by=actor.email))
+        record_audit(session, actor=actor.email, action="user.added", entity_type="user",
+                     entity_id=user.email, after=_user_snapshot(user, roles))
+    return user
+
+
+def _get_user(session: Session, email: str) -> User:
+    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+    if user is None:
+        raise NotFound(f"No user with the email {email}.")
+    return user
+
+
+def _roles_of(session: Session, user_id: int) -> list[str]:
+    return sorted(session.exec(select(RoleGrant.role).where(RoleGrant.user_id == user_id)).all())
+
+
+def grant_role(engine: Engine, *, actor: Actor, email: str, role: Role | str) -> None:
+    require(actor, Action.manage_users)
+    role = parse_role(role) if isinstance(role, str) else role
+    with write_session(engine) as session:
+        user = _get_user(session, email)
+        before = _roles_of(session, user.id)
+        if role.value in before:
+            raise Conflict(f"{user.email} already holds the role {role.label}.")
+        session.add(RoleGrant(user_id=user.id, role=role.value, granted_by=actor.email))
+        record_audit(session, actor=actor.email, action="user.role_granted", entity_type="user",
+                     entity_id=user.email, before={"roles": before}, after={"roles": sorted(before + [role.value])})
+
+
+def revoke_role(engine: Engine, *, actor: Actor, email: str, role: Role | str) -> None:
+    require(actor, Action.manage_users)
+    role = parse_role(role) if isinstance(role, str) else role
+    with write_session(engine) as session:
+        user = _get_user(session, email)
+        grant = session.exec(
+            select(RoleGrant).where(RoleGrant.user_id == user.id, RoleGrant.role == role.value)
+        ).first()
+        if grant is None:
+            raise NotFound(f"{user.email} does not hold the role {role.label}.")
+        before = _roles_of(session, user.id)
+        session.delete(grant)
+        record_audit(session, actor=actor.email, action="user.role_revoked", entity_type="user",
+                     entity_id=user.email, before={"roles": before},
+                     after={"roles": [r for r in before if r != role.value]})
+
+
+def set_password(engine: Engine, *, actor: Actor, email: str, password: str) -> None:
+    require(actor, Action.manage_users)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput.single("password", f"must be at least {MIN_PASSWORD_LENGTH} characters")
+    with write_session(engine) as session:
+        user = _get_user(session, email)
+        user.password_hash = _hasher.hash(password)
+        session.add(user)
+        record_audit(session, actor=actor.email, action="user.password_set", entity_type="user",
+                     entity_id=user.email)
+
+
+def actor_for_email(engine: Engine, email: str) -> Actor | None:
+    """The actor for an identity (local or OIDC); None when unknown or deactivated.
+    An identity with no grants gets an actor with no roles: it may sign in but sees nothing."""
+    with read_session(engine) as session:
+        user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+        if user is None or not user.is_active:
+            return None
+        roles = frozenset(Role(r) for r in _roles_of(session, user.id))
+        return Actor(email=user.email, roles=roles, display_name=user.display_name)
+
+
+def authenticate(engine: Engine, *, email: str, password: str) -> Actor | None:
+    """Check a local password. Returns None for any failure (no hint which part was wrong)."""
+    with read_session(engine) as session:
+        user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+        stored = user.password_hash if user and user.is_active and user.password_hash else None
+    try:
+        _hasher.verify(stored or _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if stored is None:
+        return None
+    return actor_for_email(engine, email)
+
+
+def demo_mode(engine: Engine) -> bool:
+    """The database holds the demo accounts: the app says so plainly and shows their credentials."""
+    with read_session(engine) as session:
+        return session.exec(select(User.id).where(col(User.is_demo)).limit(1)).first() is not None
+
+
+def users_frame(engine: Engine, *, actor: Actor) -> pd.DataFrame:
+    require(actor, Action.manage_users)
+    with read_session(engine) as session:
+        users = session.exec(select(User).order_by(User.email)).all()
+        grants = session.exec(select(RoleGrant)).all()
+    roles_by_user: dict[int, list[str]] = {}
+    for grant in grants:
+        roles_by_user.setdefault(grant.user_id, []).append(Role(grant.role).label)
+    return pd.DataFrame(
+        [
+            {
+                "email": user.email,
+                "name": user.display_name,
+                "roles": ", ".join(sorted(roles_by_user.get(user.id, []))),
+                "sign-in": "password" if user.password_hash else "single sign-on",
+                "active": user.is_active,
+                "demo": user.is_demo,
+            }
+            for user in users
+        ],
+        columns=["email", "name", "roles", "sign-in", "active", "demo"],
+    )

@@ -1,0 +1,214 @@
+"""`python -m breachdash COMMAND`: maintenance, import/export, synthetic data and benchmarks.
+
+The command line acts as the built-in system identity (an operator with shell access to the
+server already holds every key); what it changes is still checked and audited by the services.
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+
+from breachdash.auth.rules import system_actor
+from breachdash.config import load_settings
+from breachdash.db import describe_url, make_engine, migrate
+from breachdash.errors import BreachdashError, DatabaseUnavailable, InvalidInput
+
+
+def _engine(args):
+    url = args.database_url or load_settings().database_url
+    return make_engine(url)
+
+
+def cmd_migrate(args) -> int:
+    engine = _engine(args)
+    migrate(engine)
+    print(f"Database at {describe_url(str(engine.url))} is at the latest schema.")
+    return 0
+
+
+def cmd_setup(args) -> int:
+    """What `make run` does before serving: migrate, then load the demo if the database is empty."""
+    from breachdash.demo import seed_demo
+    from breachdash.incidents.service import count_incidents
+
+    engine = _engine(args)
+    migrate(engine)
+    if count_incidents(engine) == 0:
+        incident = seed_demo(engine)
+        print(f"Empty database: loaded the demo incident '{incident.slug}' and one demo user per role.")
+    else:
+        print("Database ready.")
+    return 0
+
+
+def cmd_seed_demo(args) -> int:
+    from breachdash.demo import seed_demo
+
+    engine = _engine(args)
+    migrate(engine)
+    incident = seed_demo(engine)
+    print(f"Loaded the demo incident '{incident.slug}' (id {incident.id}).")
+    return 0
+
+
+def cmd_users_add(args) -> int:
+    from breachdash.auth.service import add_user
+
+    engine = _engine(args)
+    password = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif sys.stdin.isatty() and not args.sso_only:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            print("error: the passwords differ", file=sys.stderr)
+            return 2
+    add_user(engine, actor=system_actor(), user_in={
+        "email": args.email, "display_name": args.name or "", "password": password, "roles": args.role})
+    how = "password sign-in" if password else "single sign-on only (no password)"
+    print(f"Added {args.email.lower()} with role(s) {', '.join(args.role)}; {how}.")
+    return 0
+
+
+def cmd_users_grant(args) -> int:
+    from breachdash.auth.service import grant_role, revoke_role
+
+    engine = _engine(args)
+    action = grant_role if args.users_command == "grant" else revoke_role
+    action(engine, actor=system_actor(), email=args.email, role=args.role)
+    print(f"{args.users_command.capitalize()}ed {args.role} {'to' if args.users_command == 'grant' else 'from'} {args.email}.")
+    return 0
+
+
+def cmd_users_list(args) -> int:
+    from breachdash.auth.service import users_frame
+
+    frame = users_frame(_engine(args), actor=system_actor())
+    print(frame.to_string(index=False) if len(frame) else "No users.")
+    return 0
+
+
+def cmd_verify_audit(args) -> int:
+    from breachdash.audit.service import verify_chain
+
+    result = verify_chain(_engine(args))
+    if result.ok:
+        print(f"Audit chain intact: {result.checked} events checked.")
+        return 0
+    print(f"AUDIT CHAIN BROKEN at {result.broken}", file=sys.stderr)
+    return 1
+
+
+def cmd_export_incident(args) -> int:
+    from breachdash.incidents.service import find_incident
+    from breachdash.transfer import dumps, export_incident
+
+    engine = _engine(args)
+    incident = find_incident(engine, args.incident)
+    text = dumps(export_incident(engine, actor=system_actor(), incident_id=incident.id))
+    if args.out and args.out != "-":
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"Wrote {args.out} ({len(text.encode()):,} bytes).", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_import_incident(args) -> int:
+    from breachdash.transfer import import_incident, parse_document
+
+    engine = _engine(args)
+    migrate(engine)
+    raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    incident = import_incident(engine, actor=system_actor(), document=parse_document(raw))
+    print(f"Imported incident '{incident.slug}' (id {incident.id}).")
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from breachdash.synth import write_synthetic
+
+    paths = write_synthetic(customers=args.customers, out_dir=Path(args.out), seed=args.seed,
+                            formats=args.format, progress=lambda msg: print(msg, file=sys.stderr))
+    for path in paths:
+        print(path)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from breachdash.bench import run_bench
+
+    return run_bench(postgres_url=args.postgres_url, repeat=args.repeat)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m breachdash", description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", help="override DATABASE_URL / secrets.toml for this command")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("setup", help="migrate, and load the demo incident if the database is empty").set_defaults(func=cmd_setup)
+    sub.add_parser("seed-demo", help="load the demo incident and demo users").set_defaults(func=cmd_seed_demo)
+
+    users = sub.add_parser("users", help="manage accounts").add_subparsers(dest="users_command", required=True)
+    add = users.add_parser("add", help="add a user")
+    add.add_argument("--email", required=True)
+    add.add_argument("--role", action="append", required=True,
+                     help="executive, pr, legal, architect or admin; repeat for several")
+    add.add_argument("--name")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.add_argument("--sso-only", action="store_true", help="no password: the user signs in with OIDC")
+    add.set_defaults(func=cmd_users_add)
+    for verb in ("grant", "revoke"):
+        grant = users.add_parser(verb, help=f"{verb} a role")
+        grant.add_argument("--email", required=True)
+        grant.add_argument("--role", required=True)
+        grant.set_defaults(func=cmd_users_grant)
+    users.add_parser("list", help="list users and roles").set_defaults(func=cmd_users_list)
+
+    sub.add_parser("verify-audit", help="check the audit hash chain").set_defaults(func=cmd_verify_audit)
+
+    export = sub.add_parser("export-incident", help="write an incident as one JSON document")
+    export.add_argument("incident", help="id or slug")
+    export.add_argument("--out", help="file to write (default: standard output)")
+    export.set_defaults(func=cmd_export_incident)
+
+    imp = sub.add_parser("import-incident", help="load an incident JSON document (all or nothing)")
+    imp.add_argument("file", help="path, or - for standard input")
+    imp.set_defaults(func=cmd_import_incident)
+
+    synth = sub.add_parser("synth", help="write synthetic affected-customer and delivery-status files")
+    synth.add_argument("--customers", type=int, required=True)
+    synth.add_argument("--out", required=True)
+    synth.add_argument("--seed", type=int, default=7)
+    synth.add_argument("--format", choices=["csv", "parquet"], action="append",
+                       help="csv and/or parquet (default: both)")
+    synth.set_defaults(func=cmd_synth)
+
+    bench = sub.add_parser("bench", help="measure set-up and page render times; prints a table")
+    bench.add_argument("--postgres-url", help="also measure on this PostgreSQL database (it is reset)")
+    bench.add_argument("--repeat", type=int, default=5)
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except InvalidInput as exc:
+        print("error: the input is not valid:", file=sys.stderr)
+        for location, message in exc.problems:
+            print(f"  {location or '(document)'}: {message}", file=sys.stderr)
+        return 2
+    except DatabaseUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except BreachdashError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,66 @@
+"""Communication rules as pure functions: transitions and sign-offs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from breachdash.comms.models import Decision, PhaseStatus
+
+S = PhaseStatus
+ALLOWED_TRANSITIONS: dict[PhaseStatus, set[PhaseStatus]] = {
+    S.not_started: {S.drafting},
+    S.drafting: {S.in_review},
+    S.in_review: {S.drafting, S.approved},
+    S.approved: {S.drafting, S.sent},
+    S.sent: {S.done},
+    S.done: set(),
+}
+ALIGNMENT_PHASE_KEY = "internal_alignment"
+
+
+@dataclass(frozen=True)
+class SignOffView:
+    role: str
+    signer: str
+    decision: str
+    content_sha256: str
+    signed_at: object
+
+
+def missing_sign_offs(
+    *, content_sha256: str, required_roles: Iterable[str], sign_offs: Sequence[SignOffView]
+) -> list[str]:
+    """Required roles whose latest decision on this exact text is not an approval."""
+    latest: dict[str, SignOffView] = {}
+    for item in sorted(sign_offs, key=lambda s: s.signed_at):
+        if item.content_sha256 == content_sha256:
+            latest[item.role] = item
+    return [role for role in required_roles
+            if role not in latest or latest[role].decision != Decision.approve.value]
+
+
+def transition_problem(
+    *,
+    current: PhaseStatus,
+    target: PhaseStatus,
+    latest_version_number: int | None,
+    missing_roles: list[str],
+    audience: str,
+    alignment_done: bool,
+) -> str | None:
+    """Why the move is refused, or None if it is allowed."""
+    if target not in ALLOWED_TRANSITIONS[current]:
+        allowed = ", ".join(sorted(s.value for s in ALLOWED_TRANSITIONS[current])) or "nothing"
+        return f"blocked: a phase that is {current.value} can move to {allowed}, not {target.value}"
+    if target in (S.in_review, S.approved, S.sent) and latest_version_number is None:
+        return f"blocked: there is no message draft to take to {target.value}"
+    if target in (S.approved, S.sent) and missing_roles:
+        names = ", ".join(role_label(r) for r in missing_roles)
+        return f"blocked: {names} {'has' if len(missing_roles) == 1 else 'have'} not approved version {latest_version_number}"
+    if target == S.sent and audience != "internal" and not alignment_done:
+        return "blocked: no customer contact before internal alignment (Legal and PR agreeing one message) is done"
+    return None
+
+
+def role_label(role: str) -> str:
+    return {"pr": "PR"}.get(role, role.capitalize())

@@ -1,0 +1,316 @@
+"""Communication phases, checklists, message versions, sign-offs and the sent log."""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, func, select
+
+from breachdash.audit.service import record_audit
+from breachdash.auth.models import Role
+from breachdash.auth.rules import Action, Actor, require, require_signed_in
+from breachdash.comms.models import (
+    Channel,
+    ChecklistItem,
+    CommsPhase,
+    Decision,
+    MessageVersion,
+    PhaseStatus,
+    SendRecord,
+    SignOff,
+)
+from breachdash.comms.rules import (
+    ALIGNMENT_PHASE_KEY,
+    SignOffView,
+    missing_sign_offs,
+    role_label,
+    transition_problem,
+)
+from breachdash.common import utcnow
+from breachdash.config import DATA_DIR
+from breachdash.db import read_session, write_session
+from breachdash.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from breachdash.incidents.models import Incident
+from breachdash.scope.models import ScopeRevision
+from breachdash.timeline.models import EventKind
+from breachdash.timeline.service import log_event
+from breachdash.versioning import apply_versioned_update
+
+MAX_MESSAGE_CHARS = 200_000
+
+
+def default_plan() -> dict:
+    return json.loads((DATA_DIR / "phase_plan.json").read_text(encoding="utf-8"))
+
+
+def create_default_plan(session: Session, *, incident: Incident, actor: Actor) -> list[CommsPhase]:
+    """Called inside incident creation: the phases and checklists from data/phase_plan.json."""
+    phases = []
+    for position, spec in enumerate(default_plan()["phases"], start=1):
+        phase = CommsPhase(
+            incident_id=incident.id, key=spec["key"], name=spec["name"], position=position,
+            audience=spec["audience"], channels=spec["channels"], required_roles=spec["required_roles"],
+            target_at=incident.created_at + timedelta(hours=spec["target_offset_hours"]),
+            updated_by=actor.email,
+        )
+        session.add(phase)
+        session.flush()
+        for item_position, item in enumerate(spec["checklist"], start=1):
+            session.add(ChecklistItem(phase_id=phase.id, position=item_position, text=item["text"],
+                                      owner_role=item["owner_role"], due_at=phase.target_at,
+                                      updated_by=actor.email))
+        phases.append(phase)
+    session.flush()
+    record_audit(session, actor=actor.email, action="comms.plan_created", entity_type="incident",
+                 entity_id=incident.id, incident_id=incident.id,
+                 after={"phases": [p.key for p in phases]})
+    return phases
+
+
+def content_hash(subject: str, body: str) -> str:
+    return hashlib.sha256(json.dumps([subject, body], ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def _phase(session: Session, phase_id: int) -> CommsPhase:
+    phase = session.get(CommsPhase, phase_id)
+    if phase is None:
+        raise NotFound(f"No communication phase with id {phase_id}.")
+    return phase
+
+
+def _latest_version(session: Session, phase: CommsPhase) -> MessageVersion | None:
+    return session.exec(
+        select(MessageVersion).where(MessageVersion.phase_id == phase.id, MessageVersion.audience == phase.audience)
+        .order_by(col(MessageVersion.number).desc()).limit(1)
+    ).first()
+
+
+def _sign_off_views(session: Session, version: MessageVersion) -> list[SignOffView]:
+    rows = session.exec(select(SignOff).where(SignOff.message_version_id == version.id)).all()
+    return [SignOffView(r.role, r.signer, r.decision, r.content_sha256, r.signed_at) for r in rows]
+
+
+def _missing(session: Session, phase: CommsPhase, version: MessageVersion | None) -> list[str]:
+    if version is None:
+        return list(phase.required_roles)
+    return missing_sign_offs(content_sha256=version.content_sha256, required_roles=phase.required_roles,
+                             sign_offs=_sign_off_views(session, version))
+
+
+def _alignment_done(session: Session, incident_id: int) -> bool:
+    status = session.exec(select(CommsPhase.status).where(
+        CommsPhase.incident_id == incident_id, CommsPhase.key == ALIGNMENT_PHASE_KEY)).first()
+    return status in (PhaseStatus.approved, PhaseStatus.sent, PhaseStatus.done)
+
+
+def save_message(
+    engine: Engine, *, actor: Actor, phase_id: int, subject: str, body: str
+) -> MessageVersion:
+    """Save a draft as a new immutable version (earlier approvals stay bound to earlier text)."""
+    require(actor, Action.draft_message)
+    problems = []
+    if not body.strip():
+        problems.append(("body", "the message is empty"))
+    if len(body) > MAX_MESSAGE_CHARS:
+        problems.append(("body", f"the message is {len(body):,} characters; the limit is {MAX_MESSAGE_CHARS:,}"))
+    if len(subject) > 300:
+        problems.append(("subject", "the subject is longer than 300 characters"))
+    if problems:
+        raise InvalidInput(problems)
+    with write_session(engine) as session:
+        phase = _phase(session, phase_id)
+        previous = _latest_version(session, phase)
+        digest = content_hash(subject, body)
+        if previous is not None and previous.content_sha256 == digest:
+            raise Conflict(f"Version {previous.number} already has exactly this text.")
+        facts_seq = session.exec(select(func.max(ScopeRevision.seq)).where(
+            ScopeRevision.incident_id == phase.incident_id)).one()
+        version = MessageVersion(
+            phase_id=phase.id, audience=phase.audience, number=(previous.number + 1) if previous else 1,
+            subject=subject, body=body, content_sha256=digest, facts_revision_seq=facts_seq,
+            created_by=actor.email,
+        )
+        session.add(version)
+        session.flush()
+        if phase.status == PhaseStatus.not_started:
+            apply_versioned_update(session, CommsPhase, row_id=phase.id, expected_version=phase.version,
+                                   changes={"status": PhaseStatus.drafting.value}, actor_email=actor.email)
+        record_audit(session, actor=actor.email, action="comms.message_saved", entity_type="message_version",
+                     entity_id=version.id, incident_id=phase.incident_id,
+                     after={"phase": phase.key, "number": version.number, "sha256": digest})
+    return version
+
+
+def sign_off(
+    engine: Engine, *, actor: Actor, message_version_id: int, role: Role | str, decision: Decision | str,
+    comment: str = "", expected_sha256: str | None = None,
+) -> SignOff:
+    """Record one role's decision on one exact version of the text."""
+    require(actor, Action.sign_off)
+    role, decision = Role(role), Decision(decision)
+    if not actor.holds(role):
+        raise PermissionDenied(f"{actor.email} does not hold the role {role.label} and cannot sign for it.")
+    if len(comment) > 10_000:
+        raise InvalidInput.single("comment", "longer than 10,000 characters")
+    with write_session(engine) as session:
+        version = session.get(MessageVersion, message_version_id)
+        if version is None:
+            raise NotFound(f"No message version with id {message_version_id}.")
+        phase = _phase(session, version.phase_id)
+        latest = _latest_version(session, phase)
+        if latest.id != version.id:
+            raise Conflict(f"Version {version.number} was superseded by version {latest.number}; review the new text.")
+        if expected_sha256 is not None and expected_sha256 != version.content_sha256:
+            raise Conflict("The text changed since you read it; reload before signing.")
+        if role.value not in phase.required_roles:
+            raise InvalidInput.single("role", f"{phase.name} does not need a {role.label} sign-off")
+        existing = session.exec(select(SignOff).where(SignOff.message_version_id == version.id,
+                                                      SignOff.signer == actor.email,
+                                                      SignOff.role == role.value)).first()
+        if existing is not None:
+            raise Conflict(f"{actor.email} already signed version {version.number} as {role.label} "
+                           f"({existing.decision}).")
+        facts_seq = session.exec(select(func.max(ScopeRevision.seq)).where(
+            ScopeRevision.incident_id == phase.incident_id)).one()
+        record = SignOff(message_version_id=version.id, signer=actor.email, role=role.value,
+                         decision=decision.value, comment=comment, content_sha256=version.content_sha256,
+                         facts_revision_seq=facts_seq)
+        session.add(record)
+        session.flush()
+        verb = "approved" if decision == Decision.approve else "requested changes to"
+        log_event(session, incident_id=phase.incident_id, kind=EventKind.communication,
+                  title=f"{role.label} {verb} {phase.name} v{version.number}",
+                  detail=comment, recorded_by=actor.email,
+                  origin=("sign_off", f"{phase.key}:v{version.number}:{role.value}"))
+        record_audit(session, actor=actor.email, action="comms.signed_off", entity_type="sign_off",
+                     entity_id=record.id, incident_id=phase.incident_id,
+                     after={"phase": phase.key, "version": version.number, "role": role.value,
+                            "decision": decision.value, "sha256": version.content_sha256})
+    return record
+
+
+def transition_phase(
+    engine: Engine, *, actor: Actor, phase_id: int, to_status: PhaseStatus | str, expected_version: int
+) -> CommsPhase:
+    require(actor, Action.edit_phase_plan)
+    target = PhaseStatus(to_status)
+    if target == PhaseStatus.sent:
+        raise InvalidInput.single("status", "use 'mark sent', which records the version and channels")
+    with write_session(engine) as session:
+        return _transition(session, actor=actor, phase=_phase(session, phase_id), target=target,
+                           expected_version=expected_version)
+
+
+def _transition(session: Session, *, actor: Actor, phase: CommsPhase, target: PhaseStatus,
+                expected_version: int, log: bool = True) -> CommsPhase:
+    latest = _latest_version(session, phase)
+    problem = transition_problem(
+        current=PhaseStatus(phase.status), target=target,
+        latest_version_number=latest.number if latest else None,
+        missing_roles=_missing(session, phase, latest), audience=phase.audience,
+        alignment_done=_alignment_done(session, phase.incident_id),
+    )
+    if problem:
+        raise Conflict(problem)
+    before = phase.status
+    phase = apply_versioned_update(session, CommsPhase, row_id=phase.id, expected_version=expected_version,
+                                   changes={"status": target.value}, actor_email=actor.email)
+    if log:
+        log_event(session, incident_id=phase.incident_id, kind=EventKind.communication,
+                  title=f"{phase.name}: {before} → {target.value}", recorded_by=actor.email,
+                  origin=("phase", phase.key))
+    record_audit(session, actor=actor.email, action="comms.phase_moved", entity_type="comms_phase",
+                 entity_id=phase.id, incident_id=phase.incident_id,
+                 before={"status": before}, after={"status": target.value})
+    return phase
+
+
+def mark_sent(
+    engine: Engine, *, actor: Actor, phase_id: int, channels: list[str], expected_version: int
+) -> list[SendRecord]:
+    """Record that the approved version went out, on which channels; the phase becomes sent."""
+    require(actor, Action.mark_sent)
+    if not channels:
+        raise InvalidInput.single("channels", "name at least one channel")
+    try:
+        channels = [Channel(c).value for c in channels]
+    except ValueError as exc:
+        raise InvalidInput.single("channels", str(exc)) from None
+    with write_session(engine) as session:
+        phase = _phase(session, phase_id)
+        latest = _latest_version(session, phase)
+        # The sent record below is the timeline entry for this move.
+        phase = _transition(session, actor=actor, phase=phase, target=PhaseStatus.sent,
+                            expected_version=expected_version, log=False)
+        now = utcnow()
+        records = [SendRecord(phase_id=phase.id, message_version_id=latest.id, audience=phase.audience,
+                              channel=channel, sent_at=now, sent_by=actor.email,
+                              open_warnings=list(latest.checks.get("warnings", [])))
+                   for channel in channels]
+        session.add_all(records)
+        session.flush()
+        log_event(session, incident_id=phase.incident_id, kind=EventKind.communication,
+                  title=f"{phase.name} v{latest.number} sent to {phase.audience} by {', '.join(channels)}",
+                  recorded_by=actor.email, origin=("send", f"{phase.key}:v{latest.number}"))
+        incident = session.get(Incident, phase.incident_id)
+        if phase.audience == "customers" and incident.first_notice_at is None:
+            apply_versioned_update(session, Incident, row_id=incident.id, expected_version=incident.version,
+                                   changes={"first_notice_at": now}, actor_email=actor.email)
+        record_audit(session, actor=actor.email, action="comms.sent", entity_type="comms_phase",
+                     entity_id=phase.id, incident_id=phase.incident_id,
+                     after={"version": latest.number, "sha256": latest.content_sha256, "channels": channels})
+    return records
+
+
+def set_checklist_item(
+    engine: Engine, *, actor: Actor, item_id: int, done: bool, expected_version: int
+) -> ChecklistItem:
+    require(actor, Action.edit_checklist)
+    with write_session(engine) as session:
+        item = session.get(ChecklistItem, item_id)
+        if item is None:
+            raise NotFound(f"No checklist item with id {item_id}.")
+        phase = _phase(session, item.phase_id)
+        before = {"done_at": item.done_at, "done_by": item.done_by}
+        changes = {"done_at": utcnow(), "done_by": actor.email} if done else {"done_at": None, "done_by": None}
+        item = apply_versioned_update(session, ChecklistItem, row_id=item.id, expected_version=expected_version,
+                                      changes=changes, actor_email=actor.email)
+        record_audit(session, actor=actor.email, action="comms.checklist_item_set", entity_type="checklist_item",
+                     entity_id=item.id, incident_id=phase.incident_id, before=before,
+                     after={"done_at": item.done_at, "done_by": item.done_by})
+    return item
+
+
+def phase_progress(engine: Engine, *, actor: Actor | None, incident_id: int) -> pd.DataFrame:
+    """One row per phase: status, checklist done/total, approvals still missing on the latest text."""
+    require_signed_in(actor)
+    with read_session(engine) as session:
+        phases = session.exec(select(CommsPhase).where(CommsPhase.incident_id == incident_id)
+                              .order_by(col(CommsPhase.position))).all()
+        counts = dict(
+            (row[0], (row[1], row[2]))
+            for row in session.exec(
+                select(ChecklistItem.phase_id, func.count(), func.count(ChecklistItem.done_at))
+                .join(CommsPhase, CommsPhase.id == ChecklistItem.phase_id)
+                .where(CommsPhase.incident_id == incident_id).group_by(ChecklistItem.phase_id)
+            ).all()
+        )
+        rows = []
+        for phase in phases:
+            latest = _latest_version(session, phase)
+            missing = _missing(session, phase, latest)
+            total, done = counts.get(phase.id, (0, 0))
+            rows.append({
+                "phase_id": phase.id, "key": phase.key, "phase": phase.name, "position": phase.position,
+                "audience": phase.audience, "status": phase.status, "target_at": phase.target_at,
+                "checklist_done": done, "checklist_total": total,
+                "latest_version": latest.number if latest else None,
+                "approvals_missing": ", ".join(role_label(r) for r in missing) if latest else "",
+                "version": phase.version,
+            })
+    return pd.DataFrame(rows, columns=["phase_id", "key", "phase", "position", "audience", "status", "target_at",
+                                       "checklist_done", "checklist_total", "latest_version",
+                                       "approvals_missing", "version"])

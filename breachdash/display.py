@@ -1,0 +1,51 @@
+"""Formatting for display: times in the viewer's zone, counts, durations. Pure."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+
+def local_time(value: datetime | None, zone: str = "UTC", fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
+    if value is None or pd.isna(value):
+        return "—"
+    return value.astimezone(ZoneInfo(zone)).strftime(fmt)
+
+
+def count(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}"
+
+
+def compact(value: int | None) -> str:
+    """2,163,848 -> '2.16M'; for headline figures."""
+    if value is None:
+        return "—"
+    for threshold, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "K")):
+        if abs(value) >= threshold:
+            return f"{value / threshold:.3g}{suffix}"
+    return str(value)
+
+
+def duration(delta: timedelta | None) -> str:
+    if delta is None:
+        return "—"
+    seconds = int(delta.total_seconds())
+    sign = "−" if seconds < 0 else ""
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes = rest // 60
+    if days:
+        return f"{sign}{days}d {hours}h"
+    if hours:
+        return f"{sign}{hours}h {minutes}m"
+    return f"{sign}{minutes}m"
+
+
+_MARKDOWN_SPECIALS = set("\\`*_{}[]()<>#+-.!|~$:")
+
+
+def escape_markdown(text: str) -> str:
+    """Make text inert inside Streamlit markdown (no links, images, emphasis or HTML)."""
+    return "".join("\\" + char if char in _MARKDOWN_SPECIALS else char for char in text)

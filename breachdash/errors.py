@@ -1,0 +1,46 @@
+"""Errors every layer understands. Pages show their message as it is: it is written for users."""
+from __future__ import annotations
+
+
+class BreachdashError(Exception):
+    """Base class: the message is safe and meant to be shown to the user."""
+
+
+class PermissionDenied(BreachdashError):
+    pass
+
+
+class NotFound(BreachdashError):
+    pass
+
+
+class StaleUpdate(BreachdashError):
+    """Someone else changed the record since it was read."""
+
+
+class Conflict(BreachdashError):
+    """The write would duplicate or contradict something already recorded."""
+
+
+class DatabaseUnavailable(BreachdashError):
+    pass
+
+
+class InvalidInput(BreachdashError):
+    """Validation failed. `problems` lists (location, message) pairs, location naming the field."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{loc}: {msg}" if loc else msg for loc, msg in problems))
+
+    @classmethod
+    def single(cls, location: str, message: str) -> "InvalidInput":
+        return cls([(location, message)])
+
+    @classmethod
+    def from_pydantic(cls, error) -> "InvalidInput":
+        problems = []
+        for item in error.errors():
+            location = ".".join(str(part) for part in item["loc"])
+            problems.append((location, item["msg"]))
+        return cls(problems)

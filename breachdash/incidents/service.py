@@ -1,0 +1,143 @@
+"""Incidents: create, update (versioned), find, list."""
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pandas as pd
+from pydantic import ValidationError
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, func, select
+
+from breachdash.audit.service import record_audit
+from breachdash.auth.rules import Action, Actor, require, require_signed_in
+from breachdash.db import read_session, write_session
+from breachdash.errors import Conflict, InvalidInput, NotFound
+from breachdash.incidents.models import MILESTONE_FIELDS, Incident, IncidentCreate, IncidentUpdate
+from breachdash.timeline.models import EventKind
+from breachdash.timeline.service import log_event
+from breachdash.versioning import apply_versioned_update
+
+MILESTONE_LABELS = {
+    "intrusion_started_at": ("Intrusion began", EventKind.intrusion),
+    "detected_at": ("Breach detected", EventKind.detection),
+    "legal_aware_at": ("Legal became aware (regulatory clocks start)", EventKind.legal),
+    "contained_at": ("Breach contained", EventKind.containment),
+    "remediated_at": ("Remediation complete", EventKind.remediation),
+    "first_notice_at": ("First customer notice", EventKind.communication),
+    "closed_at": ("Incident closed", EventKind.other),
+}
+
+
+def incident_snapshot(incident: Incident) -> dict:
+    return incident.model_dump(exclude={"id"})
+
+
+def _check_timezone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput.single("display_timezone", f"unknown IANA time zone {name!r}") from None
+
+
+def create_incident(engine: Engine, *, actor: Actor, incident_in: IncidentCreate | dict) -> Incident:
+    """Create an incident with its default communication plan."""
+    from breachdash.comms.service import create_default_plan
+
+    require(actor, Action.create_incident)
+    try:
+        incident_in = IncidentCreate.model_validate(incident_in)
+    except ValidationError as exc:
+        raise InvalidInput.from_pydantic(exc) from None
+    _check_timezone(incident_in.display_timezone)
+    with write_session(engine) as session:
+        if session.exec(select(Incident.id).where(Incident.slug == incident_in.slug)).first():
+            raise Conflict(f"An incident with the slug {incident_in.slug!r} already exists.")
+        incident = Incident.model_validate(
+            incident_in, update={"created_by": actor.email, "updated_by": actor.email}
+        )
+        incident.sector_flags = [flag.value for flag in incident_in.sector_flags]
+        session.add(incident)
+        session.flush()
+        record_audit(session, actor=actor.email, action="incident.created", entity_type="incident",
+                     entity_id=incident.id, incident_id=incident.id, after=incident_snapshot(incident))
+        create_default_plan(session, incident=incident, actor=actor)
+    return incident
+
+
+def update_incident(
+    engine: Engine, *, actor: Actor, incident_id: int, expected_version: int, incident_in: IncidentUpdate | dict
+) -> Incident:
+    """Change incident fields; a milestone that is set or moved goes on the timeline."""
+    require(actor, Action.update_incident)
+    try:
+        incident_in = IncidentUpdate.model_validate(incident_in)
+    except ValidationError as exc:
+        raise InvalidInput.from_pydantic(exc) from None
+    changes = incident_in.model_dump(exclude_unset=True, mode="python")
+    for field in MILESTONE_FIELDS:
+        if changes.get(field) is not None and changes[field].tzinfo is None:
+            raise InvalidInput.single(field, "needs a time zone")
+    if "display_timezone" in changes:
+        _check_timezone(changes["display_timezone"])
+    if "sector_flags" in changes and changes["sector_flags"] is not None:
+        changes["sector_flags"] = [str(flag) for flag in changes["sector_flags"]]
+    with write_session(engine) as session:
+        incident = _get(session, incident_id)
+        before = incident_snapshot(incident)
+        incident = apply_versioned_update(
+            session, Incident, row_id=incident_id, expected_version=expected_version,
+            changes=changes, actor_email=actor.email,
+        )
+        for field in MILESTONE_FIELDS:
+            if field in changes and changes[field] is not None and changes[field] != before[field]:
+                label, kind = MILESTONE_LABELS[field]
+                log_event(session, incident_id=incident_id, kind=kind, title=label,
+                          occurred_at=changes[field], recorded_by=actor.email,
+                          occurred_precision=(incident.intrusion_start_precision
+                                              if field == "intrusion_started_at" else "exact"),
+                          origin=("milestone", field))
+        record_audit(session, actor=actor.email, action="incident.updated", entity_type="incident",
+                     entity_id=incident_id, incident_id=incident_id, before=before,
+                     after=incident_snapshot(incident))
+    return incident
+
+
+def _get(session: Session, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound(f"No incident with id {incident_id}.")
+    return incident
+
+
+def get_incident(engine: Engine, *, actor: Actor | None, incident_id: int) -> Incident:
+    require_signed_in(actor)
+    with read_session(engine) as session:
+        return _get(session, incident_id)
+
+
+def find_incident(engine: Engine, ref: str) -> Incident:
+    """By id or slug, for the command line."""
+    with read_session(engine) as session:
+        query = select(Incident).where(
+            (Incident.slug == ref) | (Incident.id == int(ref)) if ref.isdigit() else Incident.slug == ref
+        )
+        incident = session.exec(query).first()
+    if incident is None:
+        raise NotFound(f"No incident with id or slug {ref!r}.")
+    return incident
+
+
+def list_incidents(engine: Engine, *, actor: Actor | None) -> pd.DataFrame:
+    require_signed_in(actor)
+    with read_session(engine) as session:
+        rows = session.exec(select(Incident).order_by(col(Incident.status).desc(), col(Incident.created_at).desc())).all()
+    return pd.DataFrame(
+        [{"id": r.id, "slug": r.slug, "title": r.title, "company": r.company, "status": r.status,
+          "is_demo": r.is_demo} for r in rows],
+        columns=["id", "slug", "title", "company", "status", "is_demo"],
+    )
+
+
+def count_incidents(engine: Engine) -> int:
+    with read_session(engine) as session:
+        return session.exec(select(func.count()).select_from(Incident)).one()

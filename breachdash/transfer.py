@@ -1,0 +1,438 @@
+"""Incident JSON export and import: one document with everything recorded about an incident.
+
+The format is described in docs/incident-format.md and data/incident.schema.json. Database ids
+never appear in it (they differ between databases); records refer to each other by natural keys
+(revision seq, phase key, message number) or by document-local refs (E1, F1), so
+export -> import -> export gives the same document.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any, Iterator
+
+from jsonschema import Draft202012Validator
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from breachdash.audit.service import record_audit
+from breachdash.auth.models import Role
+from breachdash.auth.rules import Action, Actor, require
+from breachdash.comms.models import ChecklistItem, CommsPhase, MessageVersion, SendRecord, SignOff
+from breachdash.comms.service import content_hash
+from breachdash.config import DATA_DIR
+from breachdash.db import read_session, write_session
+from breachdash.errors import InvalidInput
+from breachdash.incidents.models import MILESTONE_FIELDS, Incident
+from breachdash.obligations.models import Obligation, ObligationFiling
+from breachdash.outreach.models import OUTREACH_MEASURES, OutreachCount
+from breachdash.scope.models import (
+    DataTypeCountIn,
+    RegionCountIn,
+    ScopeDataTypeCount,
+    ScopeRegionCount,
+    ScopeRevision,
+    ScopeRevisionCreate,
+    ScopeSystemCount,
+    SystemCountIn,
+)
+from breachdash.scope.rules import revision_problems
+from breachdash.timeline.models import TimelineEvent
+
+FORMAT = "breachdash.incident"
+FORMAT_VERSION = 1
+MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
+MAX_REPORTED_PROBLEMS = 200
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Draft202012Validator:
+    schema = json.loads((DATA_DIR / "incident.schema.json").read_text(encoding="utf-8"))
+    return Draft202012Validator(schema)
+
+
+def _ts(value: datetime | None) -> str | None:
+    return value.astimezone(timezone.utc).isoformat() if value is not None else None
+
+
+def _parse_ts(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+# ---------------------------------------------------------------- export
+
+def export_incident(engine: Engine, *, actor: Actor, incident_id: int) -> dict:
+    require(actor, Action.export_incident)
+    with read_session(engine) as session:
+        incident = session.get(Incident, incident_id)
+        if incident is None:
+            raise InvalidInput.single("incident", f"no incident with id {incident_id}")
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "incident": _export_incident_row(incident),
+            "scope_revisions": _export_revisions(session, incident_id),
+            "timeline_events": _export_events(session, incident_id),
+            "phases": _export_phases(session, incident_id),
+            "obligations": _export_obligations(session, incident_id),
+        }
+
+
+def _export_incident_row(incident: Incident) -> dict:
+    row = incident.model_dump(exclude={"id"})
+    for key, value in row.items():
+        if isinstance(value, datetime):
+            row[key] = _ts(value)
+    return row
+
+
+def _export_revisions(session: Session, incident_id: int) -> list[dict]:
+    revisions = session.exec(select(ScopeRevision).where(ScopeRevision.incident_id == incident_id)
+                             .order_by(col(ScopeRevision.seq))).all()
+    out = []
+    for r in revisions:
+        types = session.exec(select(ScopeDataTypeCount).where(ScopeDataTypeCount.revision_id == r.id)
+                             .order_by(col(ScopeDataTypeCount.data_type))).all()
+        regions = session.exec(select(ScopeRegionCount).where(ScopeRegionCount.revision_id == r.id)
+                               .order_by(col(ScopeRegionCount.region))).all()
+        systems = session.exec(select(ScopeSystemCount).where(ScopeSystemCount.revision_id == r.id)
+                               .order_by(col(ScopeSystemCount.system))).all()
+        out.append({
+            "seq": r.seq, "low": r.low, "best": r.best, "high": r.high, "unit": r.unit,
+            "scope_label": r.scope_label, "confidence": r.confidence, "method": r.method, "reason": r.reason,
+            "corrects_seq": r.corrects_seq, "source": r.source, "source_file_sha256": r.source_file_sha256,
+            "recorded_at": _ts(r.recorded_at), "recorded_by": r.recorded_by,
+            "data_types": [{"data_type": t.data_type, "count": t.count, "status": t.status} for t in types],
+            "regions": [{"region": g.region, "count": g.count} for g in regions],
+            "systems": [{"system": s.system, "count": s.count} for s in systems],
+        })
+    return out
+
+
+def _export_events(session: Session, incident_id: int) -> list[dict]:
+    events = session.exec(select(TimelineEvent).where(TimelineEvent.incident_id == incident_id)
+                          .order_by(col(TimelineEvent.occurred_at), col(TimelineEvent.recorded_at),
+                                    col(TimelineEvent.id))).all()
+    refs = {e.id: f"E{index}" for index, e in enumerate(events, start=1)}
+    return [{
+        "ref": refs[e.id], "occurred_at": _ts(e.occurred_at), "occurred_precision": e.occurred_precision,
+        "recorded_at": _ts(e.recorded_at), "kind": e.kind, "title": e.title, "detail": e.detail,
+        "systems": list(e.systems), "source_ref": e.source_ref, "recorded_by": e.recorded_by,
+        "supersedes": refs.get(e.supersedes_id), "retracted_at": _ts(e.retracted_at),
+        "retracted_by": e.retracted_by, "retraction_reason": e.retraction_reason,
+        "origin_type": e.origin_type, "origin_ref": e.origin_ref,
+    } for e in events]
+
+
+def _export_phases(session: Session, incident_id: int) -> list[dict]:
+    phases = session.exec(select(CommsPhase).where(CommsPhase.incident_id == incident_id)
+                          .order_by(col(CommsPhase.position), col(CommsPhase.id))).all()
+    out = []
+    for p in phases:
+        items = session.exec(select(ChecklistItem).where(ChecklistItem.phase_id == p.id)
+                             .order_by(col(ChecklistItem.position), col(ChecklistItem.id))).all()
+        versions = session.exec(select(MessageVersion).where(MessageVersion.phase_id == p.id)
+                                .order_by(col(MessageVersion.audience), col(MessageVersion.number))).all()
+        numbers = {v.id: v.number for v in versions}
+        messages = []
+        for v in versions:
+            sign_offs = session.exec(select(SignOff).where(SignOff.message_version_id == v.id)
+                                     .order_by(col(SignOff.signed_at), col(SignOff.id))).all()
+            messages.append({
+                "audience": v.audience, "number": v.number, "subject": v.subject, "body": v.body,
+                "content_sha256": v.content_sha256, "checks": v.checks, "facts_revision_seq": v.facts_revision_seq,
+                "created_at": _ts(v.created_at), "created_by": v.created_by,
+                "sign_offs": [{"signer": s.signer, "role": s.role, "decision": s.decision, "comment": s.comment,
+                               "content_sha256": s.content_sha256, "facts_revision_seq": s.facts_revision_seq,
+                               "signed_at": _ts(s.signed_at)} for s in sign_offs],
+            })
+        sends = session.exec(select(SendRecord).where(SendRecord.phase_id == p.id)
+                             .order_by(col(SendRecord.sent_at), col(SendRecord.id))).all()
+        cells = session.exec(select(OutreachCount).where(OutreachCount.phase_id == p.id)
+                             .order_by(col(OutreachCount.channel), col(OutreachCount.region),
+                                       col(OutreachCount.segment))).all()
+        out.append({
+            "key": p.key, "name": p.name, "position": p.position, "audience": p.audience,
+            "channels": list(p.channels), "target_at": _ts(p.target_at), "status": p.status,
+            "required_roles": list(p.required_roles), "updated_at": _ts(p.updated_at), "updated_by": p.updated_by,
+            "version": p.version,
+            "checklist": [{"position": i.position, "text": i.text, "owner_role": i.owner_role,
+                           "due_at": _ts(i.due_at), "done_at": _ts(i.done_at), "done_by": i.done_by,
+                           "updated_at": _ts(i.updated_at), "updated_by": i.updated_by, "version": i.version}
+                          for i in items],
+            "messages": messages,
+            "sends": [{"message_number": numbers[s.message_version_id], "audience": s.audience,
+                       "channel": s.channel, "sent_at": _ts(s.sent_at), "sent_by": s.sent_by,
+                       "open_warnings": list(s.open_warnings)} for s in sends],
+            "outreach": [{"channel": c.channel, "region": c.region, "segment": c.segment,
+                          **{m: getattr(c, m) for m in OUTREACH_MEASURES},
+                          "updated_at": _ts(c.updated_at), "updated_by": c.updated_by, "version": c.version}
+                         for c in cells],
+        })
+    return out
+
+
+def _export_obligations(session: Session, incident_id: int) -> list[dict]:
+    obligations = session.exec(select(Obligation).where(Obligation.incident_id == incident_id)
+                               .order_by(col(Obligation.rule_id))).all()
+    out = []
+    counter = 0
+    for o in obligations:
+        filings = session.exec(select(ObligationFiling).where(ObligationFiling.obligation_id == o.id)
+                               .order_by(col(ObligationFiling.recorded_at), col(ObligationFiling.id))).all()
+        refs = {}
+        for f in filings:
+            counter += 1
+            refs[f.id] = f"F{counter}"
+        out.append({
+            "rule_id": o.rule_id, "jurisdiction": o.jurisdiction, "regime": o.regime, "recipient": o.recipient,
+            "applicability": o.applicability, "reason": o.reason, "clock_started_at": _ts(o.clock_started_at),
+            "due_at": _ts(o.due_at), "status": o.status, "updated_at": _ts(o.updated_at),
+            "updated_by": o.updated_by, "version": o.version,
+            "filings": [{"ref": refs[f.id], "filed_at": _ts(f.filed_at), "filed_by": f.filed_by,
+                         "reference": f.reference, "note": f.note, "corrects": refs.get(f.corrects_id),
+                         "recorded_at": _ts(f.recorded_at)} for f in filings],
+        })
+    return out
+
+
+def dumps(document: dict) -> str:
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+# ---------------------------------------------------------------- import
+
+def parse_document(raw: bytes) -> Any:
+    """Bytes -> JSON value, with a clear error for size, encoding and syntax."""
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise InvalidInput.single("$", f"the document is {len(raw):,} bytes; the limit is {MAX_DOCUMENT_BYTES:,}")
+    if not raw.strip():
+        raise InvalidInput.single("$", "the document is empty")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput.single("$", f"not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput.single("$", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except RecursionError:
+        raise InvalidInput.single("$", "the JSON is nested too deeply") from None
+
+
+def _reject_constant(name: str):
+    raise json.JSONDecodeError(f"{name} is not allowed", name, 0)
+
+
+def document_problems(engine: Engine, document: Any) -> list[tuple[str, str]]:
+    """Every problem in the document, each with its JSON path; empty when it may be imported."""
+    problems = [(error.json_path, error.message[:300]) for error in _validator().iter_errors(document)]
+    if problems:
+        return sorted(problems)[:MAX_REPORTED_PROBLEMS]
+    problems.extend(_semantic_problems(document))
+    slug = document["incident"]["slug"]
+    with read_session(engine) as session:
+        if session.exec(select(Incident.id).where(Incident.slug == slug)).first() is not None:
+            problems.append(("$.incident.slug", f"an incident with the slug {slug!r} already exists here"))
+    return problems[:MAX_REPORTED_PROBLEMS]
+
+
+def _semantic_problems(doc: dict) -> Iterator[tuple[str, str]]:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(doc["incident"]["display_timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        yield "$.incident.display_timezone", f"unknown IANA time zone {doc['incident']['display_timezone']!r}"
+    for path, value in _timestamps(doc, "$"):
+        try:
+            _parse_ts(value)
+        except ValueError as exc:
+            yield path, f"not a valid date-time: {exc}"
+
+    seqs = [r["seq"] for r in doc["scope_revisions"]]
+    if seqs != list(range(1, len(seqs) + 1)):
+        yield "$.scope_revisions", "revision seq numbers must run 1, 2, 3, … in order"
+    for index, revision in enumerate(doc["scope_revisions"]):
+        model = ScopeRevisionCreate(
+            low=revision["low"], best=revision["best"], high=revision["high"], unit=revision["unit"],
+            data_types=[DataTypeCountIn(**t) for t in revision["data_types"]],
+            regions=[RegionCountIn(**g) for g in revision["regions"]],
+            systems=[SystemCountIn(**s) for s in revision["systems"]],
+        )
+        for location, message in revision_problems(model):
+            yield f"$.scope_revisions[{index}].{location}", message
+        if revision["corrects_seq"] is not None and revision["corrects_seq"] >= revision["seq"]:
+            yield f"$.scope_revisions[{index}].corrects_seq", "can only correct an earlier revision"
+
+    refs = [e["ref"] for e in doc["timeline_events"]]
+    if len(set(refs)) != len(refs):
+        yield "$.timeline_events", "event refs must be unique"
+    known = set(refs)
+    for index, event in enumerate(doc["timeline_events"]):
+        if event["supersedes"] is not None and event["supersedes"] not in known:
+            yield f"$.timeline_events[{index}].supersedes", f"no event with ref {event['supersedes']!r}"
+
+    keys = [p["key"] for p in doc["phases"]]
+    if len(set(keys)) != len(keys):
+        yield "$.phases", "phase keys must be unique"
+    for p_index, phase in enumerate(doc["phases"]):
+        where = f"$.phases[{p_index}]"
+        numbers = set()
+        for m_index, message in enumerate(phase["messages"]):
+            m_where = f"{where}.messages[{m_index}]"
+            number_key = (message["audience"], message["number"])
+            if number_key in numbers:
+                yield f"{m_where}.number", f"version {message['number']} appears twice"
+            numbers.add(number_key)
+            if content_hash(message["subject"], message["body"]) != message["content_sha256"]:
+                yield f"{m_where}.content_sha256", "does not match the subject and body (the text was altered)"
+            seen_signers = set()
+            for s_index, sign_off in enumerate(message["sign_offs"]):
+                signer_key = (sign_off["signer"], sign_off["role"])
+                if signer_key in seen_signers:
+                    yield f"{m_where}.sign_offs[{s_index}]", "the same person signed twice for the same role"
+                seen_signers.add(signer_key)
+        for s_index, send in enumerate(phase["sends"]):
+            if (send["audience"], send["message_number"]) not in numbers:
+                yield f"{where}.sends[{s_index}].message_number", f"no message version {send['message_number']}"
+        cells = set()
+        for c_index, cell in enumerate(phase["outreach"]):
+            cell_key = (cell["channel"], cell["region"], cell["segment"])
+            if cell_key in cells:
+                yield f"{where}.outreach[{c_index}]", "the same channel/region/segment appears twice"
+            cells.add(cell_key)
+    rule_ids = [o["rule_id"] for o in doc["obligations"]]
+    if len(set(rule_ids)) != len(rule_ids):
+        yield "$.obligations", "rule ids must be unique"
+    filing_refs = {f["ref"] for o in doc["obligations"] for f in o["filings"]}
+    for o_index, obligation in enumerate(doc["obligations"]):
+        for f_index, filing in enumerate(obligation["filings"]):
+            if filing["corrects"] is not None and filing["corrects"] not in filing_refs:
+                yield f"$.obligations[{o_index}].filings[{f_index}].corrects", f"no filing {filing['corrects']!r}"
+
+
+def _timestamps(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, str) and (key.endswith("_at")):
+                yield f"{path}.{key}", item
+            else:
+                yield from _timestamps(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _timestamps(item, f"{path}[{index}]")
+
+
+def import_incident(engine: Engine, *, actor: Actor, document: Any) -> Incident:
+    """Validate the whole document, then write it in one transaction (all or nothing)."""
+    require(actor, Action.import_incident)
+    problems = document_problems(engine, document)
+    if problems:
+        raise InvalidInput(problems)
+    digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode("utf-8")).hexdigest()
+    with write_session(engine) as session:
+        incident = _write_document(session, document)
+        record_audit(session, actor=actor.email, action="incident.imported", entity_type="incident",
+                     entity_id=incident.id, incident_id=incident.id,
+                     after={"slug": incident.slug, "document_sha256": digest,
+                            "counts": {k: len(document[k]) for k in
+                                       ("scope_revisions", "timeline_events", "phases", "obligations")}})
+    return incident
+
+
+def _write_document(session: Session, doc: dict) -> Incident:
+    fields = dict(doc["incident"])
+    for key in (*MILESTONE_FIELDS, "created_at", "updated_at"):
+        fields[key] = _parse_ts(fields[key])
+    incident = Incident(**fields)
+    session.add(incident)
+    session.flush()
+    for r in doc["scope_revisions"]:
+        revision = ScopeRevision(
+            incident_id=incident.id, **{k: r[k] for k in ("seq", "low", "best", "high", "unit", "scope_label",
+                                                          "confidence", "method", "reason", "corrects_seq",
+                                                          "source", "source_file_sha256", "recorded_by")},
+            recorded_at=_parse_ts(r["recorded_at"]))
+        session.add(revision)
+        session.flush()
+        session.add_all([ScopeDataTypeCount(revision_id=revision.id, **t) for t in r["data_types"]])
+        session.add_all([ScopeRegionCount(revision_id=revision.id, **g) for g in r["regions"]])
+        session.add_all([ScopeSystemCount(revision_id=revision.id, **s) for s in r["systems"]])
+    ids: dict[str, int] = {}
+    pending_supersedes: list[tuple[TimelineEvent, str]] = []
+    for e in doc["timeline_events"]:
+        event = TimelineEvent(
+            incident_id=incident.id, occurred_at=_parse_ts(e["occurred_at"]),
+            occurred_precision=e["occurred_precision"], recorded_at=_parse_ts(e["recorded_at"]), kind=e["kind"],
+            title=e["title"], detail=e["detail"], systems=e["systems"], source_ref=e["source_ref"],
+            recorded_by=e["recorded_by"], retracted_at=_parse_ts(e["retracted_at"]),
+            retracted_by=e["retracted_by"], retraction_reason=e["retraction_reason"],
+            origin_type=e["origin_type"], origin_ref=e["origin_ref"])
+        session.add(event)
+        session.flush()
+        ids[e["ref"]] = event.id
+        if e["supersedes"]:
+            pending_supersedes.append((event, e["supersedes"]))
+    for event, ref in pending_supersedes:
+        event.supersedes_id = ids[ref]
+        session.add(event)
+    for p in doc["phases"]:
+        phase = CommsPhase(
+            incident_id=incident.id, key=p["key"], name=p["name"], position=p["position"], audience=p["audience"],
+            channels=p["channels"], target_at=_parse_ts(p["target_at"]), status=p["status"],
+            required_roles=p["required_roles"], updated_at=_parse_ts(p["updated_at"]), updated_by=p["updated_by"],
+            version=p["version"])
+        session.add(phase)
+        session.flush()
+        for i in p["checklist"]:
+            session.add(ChecklistItem(
+                phase_id=phase.id, position=i["position"], text=i["text"], owner_role=i["owner_role"],
+                due_at=_parse_ts(i["due_at"]), done_at=_parse_ts(i["done_at"]), done_by=i["done_by"],
+                updated_at=_parse_ts(i["updated_at"]), updated_by=i["updated_by"], version=i["version"]))
+        version_ids = {}
+        for m in p["messages"]:
+            version = MessageVersion(
+                phase_id=phase.id, audience=m["audience"], number=m["number"], subject=m["subject"], body=m["body"],
+                content_sha256=m["content_sha256"], checks=m["checks"], facts_revision_seq=m["facts_revision_seq"],
+                created_at=_parse_ts(m["created_at"]), created_by=m["created_by"])
+            session.add(version)
+            session.flush()
+            version_ids[(m["audience"], m["number"])] = version.id
+            session.add_all([SignOff(
+                message_version_id=version.id, signer=s["signer"], role=Role(s["role"]).value,
+                decision=s["decision"], comment=s["comment"], content_sha256=s["content_sha256"],
+                facts_revision_seq=s["facts_revision_seq"], signed_at=_parse_ts(s["signed_at"]))
+                for s in m["sign_offs"]])
+        session.add_all([SendRecord(
+            phase_id=phase.id, message_version_id=version_ids[(s["audience"], s["message_number"])],
+            audience=s["audience"], channel=s["channel"], sent_at=_parse_ts(s["sent_at"]), sent_by=s["sent_by"],
+            open_warnings=s["open_warnings"]) for s in p["sends"]])
+        session.add_all([OutreachCount(
+            incident_id=incident.id, phase_id=phase.id, channel=c["channel"], region=c["region"],
+            segment=c["segment"], **{m: c[m] for m in OUTREACH_MEASURES}, updated_at=_parse_ts(c["updated_at"]),
+            updated_by=c["updated_by"], version=c["version"]) for c in p["outreach"]])
+    for o in doc["obligations"]:
+        obligation = Obligation(
+            incident_id=incident.id, **{k: o[k] for k in ("rule_id", "jurisdiction", "regime", "recipient",
+                                                          "applicability", "reason", "status", "updated_by",
+                                                          "version")},
+            clock_started_at=_parse_ts(o["clock_started_at"]), due_at=_parse_ts(o["due_at"]),
+            updated_at=_parse_ts(o["updated_at"]))
+        session.add(obligation)
+        session.flush()
+        filing_ids: dict[str, int] = {}
+        for f in o["filings"]:
+            filing = ObligationFiling(
+                obligation_id=obligation.id, filed_at=_parse_ts(f["filed_at"]), filed_by=f["filed_by"],
+                reference=f["reference"], note=f["note"], recorded_at=_parse_ts(f["recorded_at"]),
+                corrects_id=filing_ids.get(f["corrects"]) if f["corrects"] else None)
+            session.add(filing)
+            session.flush()
+            filing_ids[f["ref"]] = filing.id
+    session.flush()
+    return incident

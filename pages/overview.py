@@ -1,0 +1,102 @@
+"""Overview: where we stand on the selected incident — scope, exposure, phases, deadlines."""
+import streamlit as st
+
+from breachdash import charts, ui
+from breachdash.analytics import overview
+from breachdash.display import compact, count, duration, local_time
+
+ctx = ui.page_context()
+data = overview(ctx.engine, actor=ctx.actor, incident_id=ctx.incident.id)
+incident, scope, zone = data.incident, data.scope, data.incident.display_timezone
+
+st.title(incident.title)
+st.caption(f"{incident.company} · status: {incident.status} · times in {zone} · read {local_time(data.read_at, zone)}")
+
+# Headline figures
+cols = st.columns(4)
+if scope is None:
+    cols[0].metric("Affected (best estimate)", "no estimate yet")
+else:
+    delta = None if scope.previous_best is None else scope.best - scope.previous_best
+    cols[0].metric(
+        f"Affected {scope.unit} (best estimate)", count(scope.best),
+        delta=None if delta is None else f"{delta:+,} since revision {scope.seq - 1}",
+        delta_color="inverse", help="Latest scope revision; the delta compares with the previous one.",
+    )
+    cols[1].metric("Range (low – high)", f"{compact(scope.low)} – {compact(scope.high)}",
+                   help=f"{count(scope.low)} – {count(scope.high)} {scope.unit}")
+    cols[2].metric("Revision", f"#{scope.seq}", help=f"confidence: {scope.confidence}")
+    cols[2].caption(f"by {scope.recorded_by}, {local_time(scope.recorded_at, zone)}")
+since_detection = (data.read_at - incident.detected_at) if incident.detected_at else None
+cols[3].metric("Contained" if incident.contained_at else "Not yet contained",
+               duration(since_detection) + " since detection" if since_detection else "not detected")
+if incident.contained_at:
+    cols[3].caption(f"contained {local_time(incident.contained_at, zone)}")
+
+# Financial exposure first: the question leadership asks before any other.
+financial = data.financial
+if financial.state == "confirmed":
+    st.error(f"**Financial data CONFIRMED exposed** — {', '.join(financial.data_types)} "
+             f"for {count(financial.customers)} customers.", icon="💳")
+elif financial.state == "suspected":
+    st.warning(f"**Financial data SUSPECTED** — {', '.join(financial.data_types)}, up to "
+               f"{count(financial.customers)} customers; forensics has not confirmed it.", icon="💳")
+else:
+    st.success("**No financial data found exposed** in the latest revision.", icon="💳")
+
+left, right = st.columns([3, 2])
+with left:
+    if scope is not None:
+        st.plotly_chart(charts.estimate_trend(data.history, unit=scope.unit), key="estimate_trend")
+        other_units = set(data.history["unit"]) - {scope.unit}
+        if other_units:
+            st.caption(f"Earlier revisions counted {', '.join(sorted(other_units))}; they are not drawn on this axis.")
+with right:
+    st.subheader("Exposed data types")
+    if scope is None or scope.data_types.empty:
+        st.write("None recorded yet.")
+    else:
+        table = scope.data_types.assign(
+            flag=scope.data_types["tier"].map(lambda tier: "💳 financial" if tier == "financial" else ""))
+        st.dataframe(
+            table[["name", "tier_name", "count", "status", "flag"]], hide_index=True, key="data_types",
+            column_config={"name": "Data type", "tier_name": "Tier",
+                           "count": st.column_config.NumberColumn("Customers", format="localized"),
+                           "status": "Status", "flag": ""},
+        )
+
+st.subheader("Communication phases")
+for phase in data.phases.itertuples():
+    a, b, c = st.columns([2, 2, 3])
+    a.markdown(f"**{phase.position}. {phase.phase}**")
+    a.caption(f"to {phase.audience} · target {local_time(phase.target_at, zone, '%d %b')}")
+    b.markdown(f"`{phase.status}`")
+    if phase.latest_version:
+        b.caption(f"draft v{phase.latest_version}" +
+                  (f" · awaiting {phase.approvals_missing}" if phase.approvals_missing else " · approved"))
+    done, total = int(phase.checklist_done), int(phase.checklist_total)
+    c.progress(done / total if total else 0.0, text=f"checklist {done}/{total}")
+
+bottom_left, bottom_right = st.columns(2)
+with bottom_left:
+    st.subheader("Outreach")
+    if data.outreach.empty:
+        st.write("No outreach recorded yet.")
+    else:
+        for row in data.outreach.itertuples():
+            reached = row.delivered / row.targeted if row.targeted else 0.0
+            st.progress(min(reached, 1.0), text=f"{row.phase}: {count(row.delivered)} of {count(row.targeted)} "
+                                                f"delivered · {count(row.bounced)} bounced · {count(row.replied)} replies")
+with bottom_right:
+    st.subheader("Obligations")
+    due = data.obligations[data.obligations["status"] != "filed"]
+    if data.obligations.empty:
+        st.write("No obligations recorded yet.")
+    else:
+        st.dataframe(
+            data.obligations.assign(due=data.obligations["due_at"].map(lambda v: local_time(v, zone)))
+            [["regime", "recipient", "status", "due"]],
+            hide_index=True, key="obligations",
+            column_config={"regime": "Regime", "recipient": "Recipient", "status": "Status", "due": "Due"},
+        )
+        st.caption(f"{len(due)} open, {len(data.obligations) - len(due)} filed.")
