@@ -4,7 +4,7 @@ import streamlit as st
 from breachdash import ui
 from breachdash.audit.service import audit_frame, verify_chain
 
-ctx = ui.page_context(needs_incident=False)
+ctx = ui.page_context(__file__, needs_incident=False)
 st.title("Audit trail")
 st.caption("Append-only and hash-chained: each event's hash covers the one before it.")
 

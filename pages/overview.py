@@ -5,7 +5,7 @@ from breachdash import charts, ui
 from breachdash.analytics import overview
 from breachdash.display import compact, count, duration, local_time
 
-ctx = ui.page_context()
+ctx = ui.page_context(__file__)
 data = overview(ctx.engine, actor=ctx.actor, incident_id=ctx.incident.id)
 incident, scope, zone = data.incident, data.scope, data.incident.display_timezone
 

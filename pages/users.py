@@ -6,7 +6,7 @@ from breachdash.auth.models import Role
 from breachdash.auth.service import add_user, grant_role, revoke_role, users_frame
 from breachdash.errors import BreachdashError
 
-ctx = ui.page_context(needs_incident=False)
+ctx = ui.page_context(__file__, needs_incident=False)
 st.title("Users & roles")
 frame = users_frame(ctx.engine, actor=ctx.actor)
 st.dataframe(frame, hide_index=True, key="users_table")

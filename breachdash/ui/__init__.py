@@ -93,13 +93,22 @@ class PageContext:
     incident: Incident | None
 
 
-def page_context(*, needs_incident: bool = True) -> PageContext:
+def page_context(page_file: str, *, needs_incident: bool = True) -> PageContext:
+    """Call first on every page with `__file__`. Streamlit can run a file in pages/ directly
+    (its legacy multipage mode, e.g. on a server's first request), skipping app.py's
+    navigation; so the page checks again here, through the same registry."""
+    from pathlib import Path
+
     from breachdash.incidents.service import get_incident
+    from breachdash.navigation import pages_for
 
     engine = get_engine()
     actor = current_actor()
     if actor is None or not actor.roles:
         st.info("Sign in to see incident data.")
+        st.stop()
+    if Path(page_file).name not in {Path(spec.path).name for spec in pages_for(actor)}:
+        st.info("This page is not available to your role.")
         st.stop()
     incident = None
     incident_id = st.session_state.get(INCIDENT_KEY)

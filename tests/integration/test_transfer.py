@@ -1,0 +1,198 @@
+"""Incident JSON: exact round trip, and bad documents refused whole with every problem's path."""
+import json
+import subprocess
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import inspect, text
+
+from breachdash.auth.rules import system_actor
+from breachdash.db import make_engine, migrate
+from breachdash.errors import InvalidInput
+from breachdash.incidents.service import find_incident
+from breachdash.transfer import dumps, export_incident, import_incident, parse_document
+
+
+def _demo_document(engine) -> dict:
+    incident = find_incident(engine, "kestrel-loyalty-breach")
+    return export_incident(engine, actor=system_actor(), incident_id=incident.id)
+
+
+def database_dump(engine) -> dict:
+    """Every row of every table, for 'nothing changed' checks."""
+    dump = {}
+    with engine.connect() as connection:
+        for table in sorted(inspect(engine).get_table_names()):
+            rows = connection.execute(text(f'SELECT * FROM "{table}"')).all()
+            dump[table] = sorted(repr(tuple(row)) for row in rows)
+    return dump
+
+
+def test_round_trip__export_import_export_is_identical(demo_engine, databases, backend):
+    document = _demo_document(demo_engine)
+    target = make_engine(databases.fresh_url(backend))
+    incident = import_incident(target, actor=system_actor(), document=parse_document(dumps(document).encode()))
+    again = export_incident(target, actor=system_actor(), incident_id=incident.id)
+    assert dumps(again) == dumps(document)
+    target.dispose()
+
+
+def test_round_trip__across_backends(databases):
+    if "postgres" not in databases.templates and not __import__("os").environ.get("BREACHDASH_TEST_POSTGRES_URL"):
+        pytest.skip("PostgreSQL tests skipped: set BREACHDASH_TEST_POSTGRES_URL")
+    source = make_engine(databases.fresh_url("sqlite", demo=True))
+    target = make_engine(databases.fresh_url("postgres"))
+    document = _demo_document(source)
+    incident = import_incident(target, actor=system_actor(), document=document)
+    assert dumps(export_incident(target, actor=system_actor(), incident_id=incident.id)) == dumps(document)
+    source.dispose()
+    target.dispose()
+
+
+def test_demo_document_covers_every_collection(demo_engine):
+    document = _demo_document(demo_engine)
+    phases = document["phases"]
+    assert len(document["scope_revisions"]) == 7
+    assert len(document["timeline_events"]) >= 25
+    assert any(p["messages"] for p in phases) and any(m["sign_offs"] for p in phases for m in p["messages"])
+    assert any(p["sends"] for p in phases) and any(p["outreach"] for p in phases)
+    assert any(o["filings"] for o in document["obligations"])
+
+
+@pytest.mark.parametrize("raw, message", [
+    (b"", "empty"),
+    (b"   \n", "empty"),
+    (b"{not json", "not valid JSON"),
+    (b"\xff\xfe\x00garbage", "not UTF-8"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (b'{"format": NaN}', "not valid JSON"),
+])
+def test_parse_document__malformed_bytes_get_a_clear_error(raw, message):
+    with pytest.raises(InvalidInput, match=message):
+        parse_document(raw)
+
+
+def test_import__every_problem_is_reported_with_its_path_and_nothing_is_written(demo_engine):
+    document = _demo_document(demo_engine)
+    document["incident"]["slug"] = "another-one"
+    document["scope_revisions"][2]["low"] = -1
+    document["scope_revisions"][3]["data_types"][0]["data_type"] = 42
+    document["timeline_events"][4]["title"] = ""
+    document["phases"][0]["extra"] = "field"
+    before = database_dump(demo_engine)
+    with pytest.raises(InvalidInput) as caught:
+        import_incident(demo_engine, actor=system_actor(), document=document)
+    locations = {location for location, _ in caught.value.problems}
+    assert {"$.scope_revisions[2].low", "$.scope_revisions[3].data_types[0].data_type",
+            "$.timeline_events[4].title", "$.phases[0]"} <= locations
+    assert database_dump(demo_engine) == before
+
+
+def test_import__semantic_problems_are_found_after_the_schema_passes(demo_engine):
+    document = _demo_document(demo_engine)
+    document["incident"]["slug"] = "another-one"
+    document["scope_revisions"][0]["low"] = document["scope_revisions"][0]["high"] + 1
+    document["scope_revisions"][1]["regions"][0]["region"] = "US-XX"
+    document["phases"][1]["messages"][0]["body"] += " (edited after signing)"
+    document["incident"]["display_timezone"] = "Mars/Olympus"
+    with pytest.raises(InvalidInput) as caught:
+        import_incident(demo_engine, actor=system_actor(), document=document)
+    locations = {location for location, _ in caught.value.problems}
+    assert {"$.scope_revisions[0].low", "$.scope_revisions[1].regions[0].region",
+            "$.phases[1].messages[0].content_sha256", "$.incident.display_timezone"} <= locations
+
+
+def test_import__existing_slug_is_refused(demo_engine):
+    with pytest.raises(InvalidInput, match="already exists"):
+        import_incident(demo_engine, actor=system_actor(), document=_demo_document(demo_engine))
+
+
+def test_import__hostile_text_is_stored_as_text(demo_engine, databases, backend):
+    document = _demo_document(demo_engine)
+    payload = "<script>alert(1)</script>![x](http://evil.example/p.png)\u202e\u200b"
+    document["timeline_events"][0]["title"] = payload
+    target = make_engine(databases.fresh_url(backend))
+    incident = import_incident(target, actor=system_actor(), document=document)
+    again = export_incident(target, actor=system_actor(), incident_id=incident.id)
+    assert again["timeline_events"][0]["title"] == payload
+    target.dispose()
+
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.text(max_size=30),
+                     st.floats(allow_nan=False, allow_infinity=False))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_import_fuzz__mutated_document_imports_whole_or_changes_nothing(databases, data):
+    """Replace one value anywhere in a valid document: either it imports (and round-trips) or it is
+    refused with located problems and the database is unchanged."""
+    global _FUZZ_BASE
+    if "_FUZZ_BASE" not in globals():
+        source = make_engine(databases.fresh_url("sqlite", demo=True))
+        _FUZZ_BASE = _demo_document(source)
+        source.dispose()
+    document = json.loads(json.dumps(_FUZZ_BASE))
+    document["incident"]["slug"] = "fuzzed"
+    paths = list(_leaf_paths(document))
+    path = data.draw(st.sampled_from(paths))
+    _set(document, path, data.draw(_scalars))
+    engine = make_engine(databases.fresh_url("sqlite"))
+    before = database_dump(engine)
+    try:
+        incident = import_incident(engine, actor=system_actor(), document=document)
+    except InvalidInput as exc:
+        assert exc.problems and all(location.startswith("$") for location, _ in exc.problems)
+        assert database_dump(engine) == before
+    else:
+        assert dumps(export_incident(engine, actor=system_actor(), incident_id=incident.id)) == dumps(document)
+    engine.dispose()
+
+
+def _leaf_paths(value, path=()):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaf_paths(item, path + (key,))
+    elif isinstance(value, list) and value:
+        for index, item in enumerate(value[:3]):
+            yield from _leaf_paths(item, path + (index,))
+    else:
+        yield path
+
+
+def _set(document, path, value):
+    target = document
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+
+
+def test_cli__export_then_import_into_an_empty_database(databases, tmp_path):
+    source = databases.fresh_url("sqlite", demo=True)
+    target = f"sqlite:///{tmp_path / 'empty.db'}"
+    out = tmp_path / "incident.json"
+    exported = subprocess.run([sys.executable, "-m", "breachdash", "--database-url", source, "export-incident",
+                               "kestrel-loyalty-breach", "--out", str(out)], capture_output=True, text=True)
+    assert exported.returncode == 0, exported.stderr
+    imported = subprocess.run([sys.executable, "-m", "breachdash", "--database-url", target, "import-incident",
+                               str(out)], capture_output=True, text=True)
+    assert imported.returncode == 0, imported.stderr
+    again = subprocess.run([sys.executable, "-m", "breachdash", "--database-url", target, "export-incident",
+                            "kestrel-loyalty-breach"], capture_output=True, text=True)
+    assert again.stdout == out.read_text()
+
+
+def test_cli__invalid_document_lists_problems_and_exits_2(tmp_path):
+    target = f"sqlite:///{tmp_path / 'empty.db'}"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": "breachdash.incident", "format_version": 2}))
+    result = subprocess.run([sys.executable, "-m", "breachdash", "--database-url", target, "import-incident",
+                             str(bad)], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "$.format_version" in result.stderr and "'incident' is a required property" in result.stderr
+    engine = make_engine(target)
+    migrate(engine)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM incidents")).scalar() == 0
