@@ -32,14 +32,19 @@ setup: $(RUNTIME_STAMP)
 run: setup
 	$(BIN)/streamlit run app.py
 
+# Browser tests need Debian's Chromium; the emoji font makes screenshots show our page icons.
+BROWSER_PACKAGES := chromium fonts-noto-color-emoji
 chromium:
-	@if command -v chromium >/dev/null 2>&1; then :; \
+	@missing=""; for pkg in $(BROWSER_PACKAGES); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = "0" ]; then \
-		echo "Installing Debian's chromium for the browser tests ..."; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		echo "Installing$$missing for the browser tests ..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	elif command -v chromium >/dev/null 2>&1; then \
+		echo "note: optional package(s)$$missing missing; screenshots may show empty boxes for emoji"; \
 	else \
 		echo "error: the browser tests need Chromium (/usr/bin/chromium). Install it with:"; \
-		echo "    sudo apt-get install chromium"; \
+		echo "    sudo apt-get install $(BROWSER_PACKAGES)"; \
 		exit 1; \
 	fi
 

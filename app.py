@@ -31,4 +31,5 @@ if actor is not None:
             ui.sign_out()
             st.rerun()
 
-navigation.run()
+with ui.app_frame():
+    navigation.run()

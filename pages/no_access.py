@@ -3,6 +3,8 @@ import streamlit as st
 
 from breachdash import ui
 
+ui.ensure_app_frame()
+
 actor = ui.current_actor()
 st.title("No access yet")
 st.write("You are signed in, but your account has no role in breachdash.")

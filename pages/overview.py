@@ -1,4 +1,5 @@
 """Overview: where we stand on the selected incident — scope, exposure, phases, deadlines."""
+import pandas as pd
 import streamlit as st
 
 from breachdash import charts, ui
@@ -19,7 +20,7 @@ if scope is None:
 else:
     delta = None if scope.previous_best is None else scope.best - scope.previous_best
     cols[0].metric(
-        f"Affected {scope.unit} (best estimate)", count(scope.best),
+        f"Affected {scope.unit}", count(scope.best),
         delta=None if delta is None else f"{delta:+,} since revision {scope.seq - 1}",
         delta_color="inverse", help="Latest scope revision; the delta compares with the previous one.",
     )
@@ -28,10 +29,12 @@ else:
     cols[2].metric("Revision", f"#{scope.seq}", help=f"confidence: {scope.confidence}")
     cols[2].caption(f"by {scope.recorded_by}, {local_time(scope.recorded_at, zone)}")
 since_detection = (data.read_at - incident.detected_at) if incident.detected_at else None
-cols[3].metric("Contained" if incident.contained_at else "Not yet contained",
-               duration(since_detection) + " since detection" if since_detection else "not detected")
-if incident.contained_at:
-    cols[3].caption(f"contained {local_time(incident.contained_at, zone)}")
+cols[3].metric("Since detection", duration(since_detection) if since_detection else "not detected")
+if incident.contained_at and incident.detected_at:
+    cols[3].caption(f"✅ contained {local_time(incident.contained_at, zone)}, "
+                    f"{duration(incident.contained_at - incident.detected_at)} after detection")
+else:
+    cols[3].caption("⏳ not yet contained")
 
 # Financial exposure first: the question leadership asks before any other.
 financial = data.financial
@@ -44,7 +47,7 @@ elif financial.state == "suspected":
 else:
     st.success("**No financial data found exposed** in the latest revision.", icon="💳")
 
-left, right = st.columns([3, 2])
+left, right = st.columns([1, 1])
 with left:
     if scope is not None:
         st.plotly_chart(charts.estimate_trend(data.history, unit=scope.unit), key="estimate_trend")
@@ -56,13 +59,11 @@ with right:
     if scope is None or scope.data_types.empty:
         st.write("None recorded yet.")
     else:
-        table = scope.data_types.assign(
-            flag=scope.data_types["tier"].map(lambda tier: "💳 financial" if tier == "financial" else ""))
         st.dataframe(
-            table[["name", "tier_name", "count", "status", "flag"]], hide_index=True, key="data_types",
+            scope.data_types[["name", "tier_name", "count", "status"]], hide_index=True, key="data_types",
             column_config={"name": "Data type", "tier_name": "Tier",
                            "count": st.column_config.NumberColumn("Customers", format="localized"),
-                           "status": "Status", "flag": ""},
+                           "status": "Status"},
         )
 
 st.subheader("Communication phases")
@@ -71,8 +72,8 @@ for phase in data.phases.itertuples():
     a.markdown(f"**{phase.position}. {phase.phase}**")
     a.caption(f"to {phase.audience} · target {local_time(phase.target_at, zone, '%d %b')}")
     b.markdown(f"`{phase.status}`")
-    if phase.latest_version:
-        b.caption(f"draft v{phase.latest_version}" +
+    if pd.notna(phase.latest_version):
+        b.caption(f"draft v{int(phase.latest_version)}" +
                   (f" · awaiting {phase.approvals_missing}" if phase.approvals_missing else " · approved"))
     done, total = int(phase.checklist_done), int(phase.checklist_total)
     c.progress(done / total if total else 0.0, text=f"checklist {done}/{total}")

@@ -2,6 +2,8 @@
 import streamlit as st
 
 from breachdash import ui
+
+ui.ensure_app_frame()
 from breachdash.config import AuthMode, load_settings
 from breachdash.demo import DEMO_USERS
 

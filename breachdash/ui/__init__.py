@@ -6,7 +6,10 @@ visitor may not open; this is the second lock on the same door).
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Iterator
 
 import streamlit as st
 from sqlalchemy.engine import Engine
@@ -20,6 +23,7 @@ from breachdash.errors import BreachdashError, DatabaseUnavailable
 from breachdash.incidents.models import Incident
 
 SIGNED_IN_KEY = "breachdash_signed_in_email"
+_in_app_frame: ContextVar[bool] = ContextVar("breachdash_in_app_frame", default=False)
 INCIDENT_KEY = "breachdash_incident_id"
 
 
@@ -93,15 +97,48 @@ class PageContext:
     incident: Incident | None
 
 
+@contextmanager
+def app_frame() -> Iterator[None]:
+    """app.py runs the selected page inside this, so a page knows the frame (sign-in gate,
+    role-aware navigation) ran first."""
+    token = _in_app_frame.set(True)
+    try:
+        yield
+    finally:
+        _in_app_frame.reset(token)
+
+
+def ensure_app_frame() -> None:
+    # With a pages/ folder, Streamlit starts in its legacy multipage mode and keeps it until a
+    # run calls st.navigation: a server's first request for /users would run pages/users.py
+    # alone, without app.py's sign-in gate and role-aware navigation. Then run app.py here, in
+    # this same run (so widget events are not lost); it calls st.navigation, which ends the
+    # legacy mode, and runs the page this visitor may see. This script's own body must not run.
+    if _in_app_frame.get():
+        return
+    import runpy
+
+    from streamlit.runtime.pages_manager import PagesManager
+
+    from breachdash.config import PROJECT_ROOT
+
+    if PagesManager.uses_pages_directory:
+        runpy.run_path(str(PROJECT_ROOT / "app.py"), run_name="__main__")
+        st.stop()
+    # Run as a script of its own (`streamlit run pages/x.py`): there is no frame to defer to.
+    st.info("breachdash pages open through the app: streamlit run app.py")
+    st.stop()
+
+
 def page_context(page_file: str, *, needs_incident: bool = True) -> PageContext:
-    """Call first on every page with `__file__`. Streamlit can run a file in pages/ directly
-    (its legacy multipage mode, e.g. on a server's first request), skipping app.py's
-    navigation; so the page checks again here, through the same registry."""
+    """Call first on every page with `__file__`: the page runs only inside the app frame, for
+    a signed-in actor whose roles may open it (the same registry app.py navigates by)."""
     from pathlib import Path
 
     from breachdash.incidents.service import get_incident
     from breachdash.navigation import pages_for
 
+    ensure_app_frame()
     engine = get_engine()
     actor = current_actor()
     if actor is None or not actor.roles:
