@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import BigInteger, cast
 from sqlalchemy.engine import Engine
 from sqlmodel import func, select
 
@@ -89,7 +90,9 @@ def record_outreach(
 def outreach_totals(engine: Engine, *, actor: Actor | None, incident_id: int) -> pd.DataFrame:
     """Totals per phase, summed in SQL."""
     require_signed_in(actor)
-    measures = [func.coalesce(func.sum(getattr(OutreachCount, m)), 0).label(m) for m in OUTREACH_MEASURES]
+    # Cast: PostgreSQL sums BIGINT as NUMERIC, which would reach pandas as Decimal.
+    measures = [cast(func.coalesce(func.sum(getattr(OutreachCount, m)), 0), BigInteger).label(m)
+                for m in OUTREACH_MEASURES]
     with read_session(engine) as session:
         rows = session.exec(
             select(CommsPhase.key, CommsPhase.name, *measures)

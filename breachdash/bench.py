@@ -1,0 +1,200 @@
+"""`python -m breachdash bench`: speed figures with same-run baselines, printed as a table.
+
+Timings are medians of `repeat` runs on this machine; each figure has a baseline measured in
+the same run, and the ratio is what to compare between machines.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from breachdash.config import PROJECT_ROOT
+from breachdash.db import make_engine, migrate
+
+
+@dataclass
+class Row:
+    measure: str
+    backend: str
+    seconds: float
+    baseline: str
+    baseline_seconds: float | None
+
+    @property
+    def ratio(self) -> str:
+        return f"{self.seconds / self.baseline_seconds:.2f}x" if self.baseline_seconds else "—"
+
+
+def _median(fn: Callable[[], None], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+class _Databases:
+    """Fresh databases for one backend: temp files for SQLite, throwaway databases for PostgreSQL."""
+
+    def __init__(self, backend: str, postgres_url: str | None, workdir: Path):
+        self.backend, self.postgres_url, self.workdir, self.created = backend, postgres_url, workdir, []
+
+    def fresh(self) -> str:
+        if self.backend == "sqlite":
+            return f"sqlite:///{self.workdir / f'{uuid.uuid4().hex}.db'}"
+        name = f"bdbench_{uuid.uuid4().hex[:12]}"
+        admin = make_engine(self.postgres_url).execution_options(isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        self.created.append(name)
+        return make_url(self.postgres_url).set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        if not self.created:
+            return
+        admin = make_engine(self.postgres_url).execution_options(isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            for name in self.created:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _bench_setup(backend: str, databases: _Databases, repeat: int) -> list[Row]:
+    from sqlmodel import SQLModel
+
+    import breachdash.models  # noqa: F401
+    from breachdash.demo import seed_demo
+
+    # Databases are created before the clock starts: only the schema work is timed.
+    migrate_urls = [databases.fresh() for _ in range(repeat)]
+    create_all_urls = [databases.fresh() for _ in range(repeat)]
+
+    def migrate_fresh():
+        engine = make_engine(migrate_urls.pop())
+        migrate(engine)
+        engine.dispose()
+
+    def create_all_fresh():
+        engine = make_engine(create_all_urls.pop())
+        SQLModel.metadata.create_all(engine)
+        engine.dispose()
+
+    engines = []
+
+    def prepare():
+        engine = make_engine(databases.fresh())
+        migrate(engine)
+        engines.append(engine)
+
+    for _ in range(repeat):
+        prepare()
+    seeds = []
+    for engine in engines:
+        start = time.perf_counter()
+        seed_demo(engine)
+        seeds.append(time.perf_counter() - start)
+        engine.dispose()
+    migrate_s = _median(migrate_fresh, repeat)
+    create_all_s = _median(create_all_fresh, repeat)
+    return [
+        Row("migrate an empty database to head", backend, migrate_s, "metadata.create_all", create_all_s),
+        Row("seed the demo incident (via services)", backend, statistics.median(seeds),
+            "migrate to head", migrate_s),
+    ]
+
+
+_BASELINE_PAGE = """
+import streamlit as st
+st.set_page_config(layout="wide")
+st.title("Baseline")
+cols = st.columns(4)
+for index, col in enumerate(cols):
+    col.metric(f"m{index}", index)
+st.dataframe({"a": list(range(10))})
+"""
+
+
+def _bench_overview(backend: str, databases: _Databases, repeat: int) -> list[Row]:
+    from streamlit.testing.v1 import AppTest
+
+    from breachdash.demo import DEMO_USERS, seed_demo
+    from breachdash.ui import SIGNED_IN_KEY
+
+    url = databases.fresh()
+    engine = make_engine(url)
+    migrate(engine)
+    seed_demo(engine)
+    engine.dispose()
+    previous = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url
+    executive = next(email for role, email, _, _ in DEMO_USERS if role.value == "executive")
+    try:
+        def render_overview():
+            at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120)
+            at.session_state[SIGNED_IN_KEY] = executive
+            at.run()
+            if at.exception or not at.metric:
+                raise RuntimeError(f"overview did not render: {[e.value for e in at.exception]}")
+
+        with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
+            handle.write(_BASELINE_PAGE)
+        baseline_path = handle.name
+
+        def render_baseline():
+            at = AppTest.from_file(baseline_path, default_timeout=120).run()
+            if at.exception:
+                raise RuntimeError("baseline page failed")
+
+        render_overview()  # the first run pays for imports; not counted
+        render_baseline()
+        overview_s = _median(render_overview, repeat)
+        baseline_s = _median(render_baseline, repeat)
+        os.unlink(baseline_path)
+    finally:
+        if previous is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = previous
+    return [Row("Overview render, demo incident (AppTest full run)", backend, overview_s,
+                "4 metrics + table page (AppTest)", baseline_s)]
+
+
+def _print(rows: list[Row]) -> None:
+    headers = ("measure", "backend", "median s", "baseline", "baseline s", "ratio")
+    table = [(r.measure, r.backend, f"{r.seconds:.3f}", r.baseline,
+              f"{r.baseline_seconds:.3f}" if r.baseline_seconds else "—", r.ratio) for r in rows]
+    widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    print(line)
+    print("-" * len(line))
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+
+
+def run_bench(*, postgres_url: str | None, repeat: int = 5) -> int:
+    rows: list[Row] = []
+    backends = ["sqlite"] + (["postgres"] if postgres_url else [])
+    with tempfile.TemporaryDirectory() as workdir:
+        for backend in backends:
+            databases = _Databases(backend, postgres_url, Path(workdir))
+            try:
+                rows += _bench_setup(backend, databases, repeat)
+                rows += _bench_overview(backend, databases, repeat)
+            finally:
+                databases.drop_all()
+    _print(rows)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\npeak RSS of this process: {peak_mib:.0f} MiB · repeat={repeat} · medians")
+    return 0
