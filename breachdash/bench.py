@@ -5,7 +5,6 @@ the same run, and the ratio is what to compare between machines.
 """
 from __future__ import annotations
 
-import os
 import resource
 import statistics
 import tempfile
@@ -18,7 +17,6 @@ from typing import Callable
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from breachdash.config import PROJECT_ROOT
 from breachdash.db import make_engine, migrate
 
 
@@ -115,58 +113,18 @@ def _bench_setup(backend: str, databases: _Databases, repeat: int) -> list[Row]:
     ]
 
 
-_BASELINE_PAGE = """
-import streamlit as st
-st.set_page_config(layout="wide")
-st.title("Baseline")
-cols = st.columns(4)
-for index, col in enumerate(cols):
-    col.metric(f"m{index}", index)
-st.dataframe({"a": list(range(10))})
-"""
-
-
 def _bench_overview(backend: str, databases: _Databases, repeat: int) -> list[Row]:
-    from streamlit.testing.v1 import AppTest
-
     from breachdash.demo import DEMO_USERS, seed_demo
-    from breachdash.ui import SIGNED_IN_KEY
+    from breachdash.ui.render_timing import baseline_render_seconds, overview_render_seconds
 
     url = databases.fresh()
     engine = make_engine(url)
     migrate(engine)
     seed_demo(engine)
     engine.dispose()
-    previous = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = url
     executive = next(email for role, email, _, _ in DEMO_USERS if role.value == "executive")
-    try:
-        def render_overview():
-            at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120)
-            at.session_state[SIGNED_IN_KEY] = executive
-            at.run()
-            if at.exception or not at.metric:
-                raise RuntimeError(f"overview did not render: {[e.value for e in at.exception]}")
-
-        with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
-            handle.write(_BASELINE_PAGE)
-        baseline_path = handle.name
-
-        def render_baseline():
-            at = AppTest.from_file(baseline_path, default_timeout=120).run()
-            if at.exception:
-                raise RuntimeError("baseline page failed")
-
-        render_overview()  # the first run pays for imports; not counted
-        render_baseline()
-        overview_s = _median(render_overview, repeat)
-        baseline_s = _median(render_baseline, repeat)
-        os.unlink(baseline_path)
-    finally:
-        if previous is None:
-            os.environ.pop("DATABASE_URL", None)
-        else:
-            os.environ["DATABASE_URL"] = previous
+    overview_s = overview_render_seconds(database_url=url, email=executive, repeat=repeat)
+    baseline_s = baseline_render_seconds(repeat=repeat)
     return [Row("Overview render, demo incident (AppTest full run)", backend, overview_s,
                 "4 metrics + table page (AppTest)", baseline_s)]
 
