@@ -91,12 +91,18 @@ def _revision_plan(rng: random.Random) -> list[dict]:
         if bank != "not found":
             data_types.append({"data_type": "bank_account", "count": int(people * 0.018), "status": bank})
         regions = [{"region": code, "count": int(min(best, high) * weight)} for code, weight in REGION_WEIGHTS.items()]
+        # Demo cross-tab: each region's share of each data type, a little uneven by region.
+        region_counts = {item["region"]: item["count"] for item in regions}
+        type_shares = {item["data_type"]: min(1.0, item["count"] / people) for item in data_types}
+        cells = [{"data_type": code, "region": region,
+                  "count": min(count, int(count * share * rng.uniform(0.9, 1.0)))}
+                 for code, share in type_shares.items() for region, count in region_counts.items()]
         revisions.append({
             "hours": hours,
             "revision": {
                 "low": low, "best": best, "high": high, "unit": unit, "scope_label": "all",
                 "confidence": confidence, "method": method, "reason": reason,
-                "data_types": data_types, "regions": regions,
+                "data_types": data_types, "regions": regions, "cells": cells,
                 "systems": [{"system": LOYALTY_DB, "count": best}] + (
                     [{"system": PAYMENTS, "count": int(people * 0.137)}] if card == "confirmed" else []),
             },

@@ -8,6 +8,7 @@ from breachdash.incidents.models import Incident
 from breachdash.obligations.models import Obligation, ObligationFiling
 from breachdash.outreach.models import OutreachCount
 from breachdash.scope.models import (
+    ScopeCell,
     ScopeDataTypeCount,
     ScopeRegionCount,
     ScopeRevision,
@@ -19,7 +20,7 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "AuditEvent", "ChecklistItem", "CommsPhase", "Incident", "MessageVersion", "Obligation",
-    "ObligationFiling", "OutreachCount", "RoleGrant", "ScopeDataTypeCount", "ScopeRegionCount",
+    "ObligationFiling", "OutreachCount", "RoleGrant", "ScopeCell", "ScopeDataTypeCount", "ScopeRegionCount",
     "ScopeRevision", "ScopeSystemCount", "SendRecord", "SignOff", "TimelineEvent", "User",
     "metadata",
 ]

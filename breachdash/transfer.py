@@ -2,8 +2,9 @@
 
 The format is described in docs/incident-format.md and data/incident.schema.json. Database ids
 never appear in it (they differ between databases); records refer to each other by natural keys
-(revision seq, phase key, message number) or by document-local refs (E1, F1), so
-export -> import -> export gives the same document.
+(revision seq, phase key, message number) or by document-local refs (E1, F1). Every list is in
+recording order, and import writes in document order, so export -> import -> export gives the
+same document.
 """
 from __future__ import annotations
 
@@ -29,8 +30,10 @@ from breachdash.incidents.models import MILESTONE_FIELDS, Incident
 from breachdash.obligations.models import Obligation, ObligationFiling
 from breachdash.outreach.models import OUTREACH_MEASURES, OutreachCount
 from breachdash.scope.models import (
+    CellCountIn,
     DataTypeCountIn,
     RegionCountIn,
+    ScopeCell,
     ScopeDataTypeCount,
     ScopeRegionCount,
     ScopeRevision,
@@ -96,11 +99,13 @@ def _export_revisions(session: Session, incident_id: int) -> list[dict]:
     out = []
     for r in revisions:
         types = session.exec(select(ScopeDataTypeCount).where(ScopeDataTypeCount.revision_id == r.id)
-                             .order_by(col(ScopeDataTypeCount.data_type))).all()
+                             .order_by(col(ScopeDataTypeCount.id))).all()
         regions = session.exec(select(ScopeRegionCount).where(ScopeRegionCount.revision_id == r.id)
-                               .order_by(col(ScopeRegionCount.region))).all()
+                               .order_by(col(ScopeRegionCount.id))).all()
         systems = session.exec(select(ScopeSystemCount).where(ScopeSystemCount.revision_id == r.id)
-                               .order_by(col(ScopeSystemCount.system))).all()
+                               .order_by(col(ScopeSystemCount.id))).all()
+        cells = session.exec(select(ScopeCell).where(ScopeCell.revision_id == r.id)
+                             .order_by(col(ScopeCell.id))).all()
         out.append({
             "seq": r.seq, "low": r.low, "best": r.best, "high": r.high, "unit": r.unit,
             "scope_label": r.scope_label, "confidence": r.confidence, "method": r.method, "reason": r.reason,
@@ -109,14 +114,14 @@ def _export_revisions(session: Session, incident_id: int) -> list[dict]:
             "data_types": [{"data_type": t.data_type, "count": t.count, "status": t.status} for t in types],
             "regions": [{"region": g.region, "count": g.count} for g in regions],
             "systems": [{"system": s.system, "count": s.count} for s in systems],
+            "cells": [{"data_type": c.data_type, "region": c.region, "count": c.count} for c in cells],
         })
     return out
 
 
 def _export_events(session: Session, incident_id: int) -> list[dict]:
     events = session.exec(select(TimelineEvent).where(TimelineEvent.incident_id == incident_id)
-                          .order_by(col(TimelineEvent.occurred_at), col(TimelineEvent.recorded_at),
-                                    col(TimelineEvent.id))).all()
+                          .order_by(col(TimelineEvent.id))).all()
     refs = {e.id: f"E{index}" for index, e in enumerate(events, start=1)}
     return [{
         "ref": refs[e.id], "occurred_at": _ts(e.occurred_at), "occurred_precision": e.occurred_precision,
@@ -130,18 +135,18 @@ def _export_events(session: Session, incident_id: int) -> list[dict]:
 
 def _export_phases(session: Session, incident_id: int) -> list[dict]:
     phases = session.exec(select(CommsPhase).where(CommsPhase.incident_id == incident_id)
-                          .order_by(col(CommsPhase.position), col(CommsPhase.id))).all()
+                          .order_by(col(CommsPhase.id))).all()
     out = []
     for p in phases:
         items = session.exec(select(ChecklistItem).where(ChecklistItem.phase_id == p.id)
-                             .order_by(col(ChecklistItem.position), col(ChecklistItem.id))).all()
+                             .order_by(col(ChecklistItem.id))).all()
         versions = session.exec(select(MessageVersion).where(MessageVersion.phase_id == p.id)
-                                .order_by(col(MessageVersion.audience), col(MessageVersion.number))).all()
+                                .order_by(col(MessageVersion.id))).all()
         numbers = {v.id: v.number for v in versions}
         messages = []
         for v in versions:
             sign_offs = session.exec(select(SignOff).where(SignOff.message_version_id == v.id)
-                                     .order_by(col(SignOff.signed_at), col(SignOff.id))).all()
+                                     .order_by(col(SignOff.id))).all()
             messages.append({
                 "audience": v.audience, "number": v.number, "subject": v.subject, "body": v.body,
                 "content_sha256": v.content_sha256, "checks": v.checks, "facts_revision_seq": v.facts_revision_seq,
@@ -151,10 +156,9 @@ def _export_phases(session: Session, incident_id: int) -> list[dict]:
                                "signed_at": _ts(s.signed_at)} for s in sign_offs],
             })
         sends = session.exec(select(SendRecord).where(SendRecord.phase_id == p.id)
-                             .order_by(col(SendRecord.sent_at), col(SendRecord.id))).all()
+                             .order_by(col(SendRecord.id))).all()
         cells = session.exec(select(OutreachCount).where(OutreachCount.phase_id == p.id)
-                             .order_by(col(OutreachCount.channel), col(OutreachCount.region),
-                                       col(OutreachCount.segment))).all()
+                             .order_by(col(OutreachCount.id))).all()
         out.append({
             "key": p.key, "name": p.name, "position": p.position, "audience": p.audience,
             "channels": list(p.channels), "target_at": _ts(p.target_at), "status": p.status,
@@ -178,12 +182,12 @@ def _export_phases(session: Session, incident_id: int) -> list[dict]:
 
 def _export_obligations(session: Session, incident_id: int) -> list[dict]:
     obligations = session.exec(select(Obligation).where(Obligation.incident_id == incident_id)
-                               .order_by(col(Obligation.rule_id))).all()
+                               .order_by(col(Obligation.id))).all()
     out = []
     counter = 0
     for o in obligations:
         filings = session.exec(select(ObligationFiling).where(ObligationFiling.obligation_id == o.id)
-                               .order_by(col(ObligationFiling.recorded_at), col(ObligationFiling.id))).all()
+                               .order_by(col(ObligationFiling.id))).all()
         refs = {}
         for f in filings:
             counter += 1
@@ -263,6 +267,7 @@ def _semantic_problems(doc: dict) -> Iterator[tuple[str, str]]:
             data_types=[DataTypeCountIn(**t) for t in revision["data_types"]],
             regions=[RegionCountIn(**g) for g in revision["regions"]],
             systems=[SystemCountIn(**s) for s in revision["systems"]],
+            cells=[CellCountIn(**c) for c in revision["cells"]],
         )
         for location, message in revision_problems(model):
             yield f"$.scope_revisions[{index}].{location}", message
@@ -270,8 +275,8 @@ def _semantic_problems(doc: dict) -> Iterator[tuple[str, str]]:
             yield f"$.scope_revisions[{index}].corrects_seq", "can only correct an earlier revision"
 
     refs = [e["ref"] for e in doc["timeline_events"]]
-    if len(set(refs)) != len(refs):
-        yield "$.timeline_events", "event refs must be unique"
+    if refs != [f"E{n}" for n in range(1, len(refs) + 1)]:
+        yield "$.timeline_events", "event refs must run E1, E2, E3, … in order"
     known = set(refs)
     for index, event in enumerate(doc["timeline_events"]):
         if event["supersedes"] is not None and event["supersedes"] not in known:
@@ -309,7 +314,10 @@ def _semantic_problems(doc: dict) -> Iterator[tuple[str, str]]:
     rule_ids = [o["rule_id"] for o in doc["obligations"]]
     if len(set(rule_ids)) != len(rule_ids):
         yield "$.obligations", "rule ids must be unique"
-    filing_refs = {f["ref"] for o in doc["obligations"] for f in o["filings"]}
+    filing_order = [f["ref"] for o in doc["obligations"] for f in o["filings"]]
+    if filing_order != [f"F{n}" for n in range(1, len(filing_order) + 1)]:
+        yield "$.obligations", "filing refs must run F1, F2, F3, … in order through the document"
+    filing_refs = set(filing_order)
     for o_index, obligation in enumerate(doc["obligations"]):
         for f_index, filing in enumerate(obligation["filings"]):
             if filing["corrects"] is not None and filing["corrects"] not in filing_refs:
@@ -363,6 +371,7 @@ def _write_document(session: Session, doc: dict) -> Incident:
         session.add_all([ScopeDataTypeCount(revision_id=revision.id, **t) for t in r["data_types"]])
         session.add_all([ScopeRegionCount(revision_id=revision.id, **g) for g in r["regions"]])
         session.add_all([ScopeSystemCount(revision_id=revision.id, **s) for s in r["systems"]])
+        session.add_all([ScopeCell(revision_id=revision.id, **c) for c in r["cells"]])
     ids: dict[str, int] = {}
     pending_supersedes: list[tuple[TimelineEvent, str]] = []
     for e in doc["timeline_events"]:

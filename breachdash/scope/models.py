@@ -35,7 +35,11 @@ class ScopeRevision(SQLModel, table=True):
     """One estimate of the affected population. Append-only: a correction is a new revision."""
 
     __tablename__ = "scope_revisions"
-    __table_args__ = (UniqueConstraint("incident_id", "seq", name="uq_scope_revisions_incident_seq"),)
+    __table_args__ = (
+        UniqueConstraint("incident_id", "seq", name="uq_scope_revisions_incident_seq"),
+        # The same customer file cannot make two revisions of one incident (NULLs never clash).
+        UniqueConstraint("incident_id", "source_file_sha256", name="uq_scope_revisions_source_file"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incidents.id", index=True, ondelete="CASCADE")
@@ -86,6 +90,19 @@ class ScopeSystemCount(SQLModel, table=True):
     count: int | None = Field(default=None, sa_type=BigInteger)
 
 
+class ScopeCell(SQLModel, table=True):
+    """Customers with one data type exposed in one region: the data type x region cross-tab."""
+
+    __tablename__ = "scope_cells"
+    __table_args__ = (UniqueConstraint("revision_id", "data_type", "region", name="uq_scope_cell"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    revision_id: int = Field(foreign_key="scope_revisions.id", index=True, ondelete="CASCADE")
+    data_type: str = Field(max_length=40)
+    region: str = Field(max_length=10)
+    count: int = Field(sa_type=BigInteger)
+
+
 class DataTypeCountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     data_type: str
@@ -105,6 +122,13 @@ class SystemCountIn(BaseModel):
     count: int | None = PydanticField(default=None, ge=0)
 
 
+class CellCountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    data_type: str
+    region: str
+    count: int = PydanticField(ge=0)
+
+
 class ScopeRevisionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -120,3 +144,4 @@ class ScopeRevisionCreate(BaseModel):
     data_types: list[DataTypeCountIn] = []
     regions: list[RegionCountIn] = []
     systems: list[SystemCountIn] = []
+    cells: list[CellCountIn] = []

@@ -44,6 +44,25 @@ def revision_problems(revision: ScopeRevisionCreate) -> list[tuple[str, str]]:
         seen_systems.add(item.system)
         if item.count is not None and item.count > revision.high:
             problems.append((f"systems[{index}].count", f"{item.count:,} is above the revision's high ({revision.high:,})"))
+
+    # A cell counts customers with that data type in that region: it can be no larger than either.
+    type_counts = {item.data_type: item.count for item in revision.data_types}
+    region_counts = {item.region.strip().upper(): item.count for item in revision.regions}
+    seen_cells: set[tuple[str, str]] = set()
+    for index, cell in enumerate(revision.cells):
+        where = f"cells[{index}]"
+        region = cell.region.strip().upper()
+        if cell.data_type not in type_counts:
+            problems.append((f"{where}.data_type", f"{cell.data_type!r} is not among this revision's data types"))
+        elif cell.count > type_counts[cell.data_type]:
+            problems.append((f"{where}.count", f"{cell.count:,} is above the {cell.data_type} count ({type_counts[cell.data_type]:,})"))
+        if region not in region_counts:
+            problems.append((f"{where}.region", f"{cell.region!r} is not among this revision's regions"))
+        elif cell.count > region_counts[region]:
+            problems.append((f"{where}.count", f"{cell.count:,} is above the {region} count ({region_counts[region]:,})"))
+        if (cell.data_type, region) in seen_cells:
+            problems.append((where, f"{cell.data_type} × {region} is listed twice"))
+        seen_cells.add((cell.data_type, region))
     return problems
 
 

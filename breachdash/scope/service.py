@@ -16,6 +16,7 @@ from breachdash.errors import InvalidInput, NotFound
 from breachdash.incidents.models import Incident
 from breachdash.reference import data_types, tier_rank, tiers
 from breachdash.scope.models import (
+    ScopeCell,
     ScopeDataTypeCount,
     ScopeRegionCount,
     ScopeRevision,
@@ -76,6 +77,8 @@ def add_revision(
         session.add(ScopeRegionCount(revision_id=revision.id, region=item.region.strip().upper(), count=item.count))
     for item in revision_in.systems:
         session.add(ScopeSystemCount(revision_id=revision.id, system=item.system, count=item.count))
+    session.add_all([ScopeCell(revision_id=revision.id, data_type=cell.data_type, region=cell.region.strip().upper(),
+                               count=cell.count) for cell in revision_in.cells])
     session.flush()
     same_unit = previous is not None and previous.unit == revision.unit
     change = describe_change(previous.best if same_unit else None, revision.best, revision.unit)
