@@ -1,0 +1,1 @@
+"""File importers: streaming, atomic (validate everything, then write once), idempotent."""

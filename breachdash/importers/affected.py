@@ -1,0 +1,277 @@
+"""Affected-customers file -> a scope revision whose counts are derived exactly from the file.
+
+Only counts are stored: distinct customers overall, per data type, per region, per system and
+per data type x region. The customer ids themselves (pseudonymous) never leave the throwaway
+DuckDB workspace. Format: docs/file-formats.md.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from breachdash.auth.rules import Action, Actor, require
+from breachdash.db import read_session, write_session
+from breachdash.errors import Conflict, InvalidInput
+from breachdash.importers.common import (
+    Progress,
+    check_columns,
+    csv_header,
+    describe_duckdb_error,
+    duckdb_workspace,
+    file_kind,
+    file_sha256,
+    no_progress,
+    parquet_columns,
+    run_with_progress,
+)
+from breachdash.reference import data_types, is_valid_region
+from breachdash.scope.models import Confidence, CountUnit, RevisionSource, ScopeRevision, ScopeRevisionCreate
+from breachdash.scope.rules import revision_problems
+from breachdash.scope.service import add_revision
+
+REQUIRED = ["customer_id", "region", "data_types"]
+OPTIONAL = ["segment", "system"]
+MAX_CUSTOMER_ID_LENGTH = 128
+MAX_REPORTED_ROWS = 10
+
+
+@dataclass
+class AffectedSummary:
+    file_name: str
+    sha256: str
+    rows: int
+    customers: int
+    duplicate_rows: int
+    duplicated_customers: int
+    customers_in_several_regions: int
+    data_types: dict[str, int] = field(default_factory=dict)
+    regions: dict[str, int] = field(default_factory=dict)
+    systems: dict[str, int] = field(default_factory=dict)
+    cells: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        text = f"{self.rows:,} rows, {self.customers:,} distinct customers"
+        if self.duplicate_rows:
+            text += (f"; {self.duplicate_rows:,} duplicate rows for {self.duplicated_customers:,} customer ids "
+                     "were counted once")
+        if self.customers_in_several_regions:
+            text += (f"; {self.customers_in_several_regions:,} customers appear with several regions "
+                     "(their first row's region is used)")
+        return text
+
+
+def _load(connection: duckdb.DuckDBPyConnection, path: Path, progress: Progress) -> None:
+    kind = file_kind(path)
+    if kind == "parquet":
+        columns = parquet_columns(path, text_columns=REQUIRED + OPTIONAL)
+        check_columns(columns, required=REQUIRED, optional=OPTIONAL)
+        source = "read_parquet(?)"
+    else:
+        columns = csv_header(path)
+        check_columns(columns, required=REQUIRED, optional=OPTIONAL)
+        source = ("read_csv(?, header = true, delim = ',', quote = '\"', escape = '\"', all_varchar = true, "
+                  "strict_mode = true, null_padding = false, auto_detect = false, "
+                  f"columns = {{{', '.join(repr(c) + ': ' + repr('VARCHAR') for c in columns)}}})")
+    optional = [c if c in columns else f"NULL AS {c}" for c in OPTIONAL]
+    try:
+        run_with_progress(
+            connection,
+            f"CREATE TABLE rows AS SELECT customer_id, region, data_types, {', '.join(optional)} FROM {source}",
+            [str(path)], progress=progress, start=0.1, end=0.6, message="reading the file")
+    except duckdb.Error as exc:
+        raise InvalidInput.single("file", describe_duckdb_error(exc)) from None
+    if connection.execute("SELECT count(*) FROM rows").fetchall()[0][0] == 0:
+        raise InvalidInput.single("file", "the file has a header but no rows")
+
+
+def _reference_tables(connection: duckdb.DuckDBPyConnection) -> None:
+    import pycountry
+
+    import pyarrow as pa
+
+    regions = pa.table({"code": [c.alpha_2 for c in pycountry.countries] + [s.code for s in pycountry.subdivisions]})
+    types = pa.table({"code": list(data_types())})
+    connection.register("region_codes", regions)
+    connection.register("type_codes", types)
+    connection.execute("CREATE TABLE valid_regions AS SELECT DISTINCT code FROM region_codes")
+    connection.execute("CREATE TABLE valid_types AS SELECT DISTINCT code FROM type_codes")
+
+
+def _row_problems(connection: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """The first offending rows of each kind; row numbers count data rows from 1."""
+    checks = [
+        ("customer_id", "is empty",
+         "SELECT rowid + 1, customer_id FROM rows WHERE customer_id IS NULL OR trim(customer_id) = ''"),
+        ("customer_id", f"is longer than {MAX_CUSTOMER_ID_LENGTH} characters",
+         f"SELECT rowid + 1, left(customer_id, 40) FROM rows WHERE length(customer_id) > {MAX_CUSTOMER_ID_LENGTH}"),
+        ("region", "is not an ISO 3166 region code",
+         "SELECT rowid + 1, region FROM rows WHERE region IS NULL "
+         "OR upper(trim(region)) NOT IN (SELECT code FROM valid_regions)"),
+        ("data_types", "is empty", "SELECT rowid + 1, data_types FROM rows WHERE data_types IS NULL "
+                                   "OR trim(replace(data_types, ';', '')) = ''"),
+        ("data_types", "names an unknown data type",
+         "SELECT row_no, data_type FROM (SELECT rowid + 1 AS row_no, trim(unnest(string_split(data_types, ';'))) "
+         "AS data_type FROM rows) WHERE data_type <> '' AND data_type NOT IN (SELECT code FROM valid_types)"),
+    ]
+    problems = []
+    for column, message, sql in checks:
+        for row_no, value in connection.execute(f"{sql} ORDER BY 1 LIMIT {MAX_REPORTED_ROWS}").fetchall():
+            problems.append((f"row {row_no}, column {column}", f"{message}: {value!r}" if value else message))
+    return sorted(problems, key=lambda p: int(p[0].split()[1].rstrip(",")))[:MAX_REPORTED_ROWS * 2]
+
+
+def analyse_affected_file(path: Path | str, *, sha256: str, progress: Progress = no_progress) -> AffectedSummary:
+    """Read and check the whole file, then count. Raises InvalidInput naming row and column."""
+    path = Path(path)
+    with duckdb_workspace() as connection:
+        _load(connection, path, progress)
+        progress(0.6, "checking every row")
+        rows, customers, empty_ids, long_ids = connection.execute(f"""
+            SELECT count(*), count(DISTINCT customer_id),
+                   count(*) FILTER (WHERE customer_id IS NULL OR trim(customer_id) = ''),
+                   count(*) FILTER (WHERE length(customer_id) > {MAX_CUSTOMER_ID_LENGTH})
+            FROM rows""").fetchall()[0]
+        # Files repeat a handful of (region, data types, system) combinations: group first, then
+        # check and count the groups, not the rows.
+        groups = connection.execute(
+            f"SELECT region, data_types, system, count(*) FROM rows GROUP BY ALL LIMIT {MAX_GROUPS + 1}").fetchall()
+        if empty_ids or long_ids or not _groups_valid(groups):
+            _reference_tables(connection)
+            problems = _row_problems(connection)
+            if problems:
+                raise InvalidInput(problems)
+        progress(0.7, "counting")
+        if rows == customers and len(groups) <= MAX_GROUPS:
+            counts = _count_groups(groups)
+        else:
+            counts = _count_with_duplicates(connection, progress)
+        types, regions, systems, cells, duplicated, several = counts
+    return AffectedSummary(file_name=path.name, sha256=sha256, rows=rows, customers=customers,
+                           duplicate_rows=rows - customers, duplicated_customers=duplicated,
+                           customers_in_several_regions=several, data_types=types, regions=regions,
+                           systems=systems, cells=cells)
+
+
+MAX_GROUPS = 100_000
+# Data types of one row, trimmed and each listed once.
+_ROW_TYPES = "list_distinct(list_filter(list_transform(string_split(data_types, ';'), lambda x: trim(x)), lambda x: x <> ''))"
+
+
+def _row_types(value: str | None) -> set[str]:
+    return {part.strip() for part in (value or "").split(";") if part.strip()}
+
+
+def _groups_valid(groups: list[tuple]) -> bool:
+    if len(groups) > MAX_GROUPS:  # too varied to check here: let SQL find any bad row
+        return False
+    catalogue = data_types()
+    for region, types, _system, _count in groups:
+        found = _row_types(types)
+        if region is None or not is_valid_region(region) or not found or not found <= set(catalogue):
+            return False
+    return True
+
+
+def _count_groups(groups: list[tuple]):
+    """One row per customer (the usual file): every count is a sum over the groups."""
+    types: dict[str, int] = {}
+    regions: dict[str, int] = {}
+    systems: dict[str, int] = {}
+    cells: dict[tuple[str, str], int] = {}
+    for region, row_types, system, count in groups:
+        region = region.strip().upper()
+        regions[region] = regions.get(region, 0) + count
+        if system is not None and system.strip():
+            systems[system.strip()] = systems.get(system.strip(), 0) + count
+        for data_type in _row_types(row_types):
+            types[data_type] = types.get(data_type, 0) + count
+            cells[(data_type, region)] = cells.get((data_type, region), 0) + count
+    return types, regions, systems, cells, 0, 0
+
+
+def _count_with_duplicates(connection: duckdb.DuckDBPyConnection, progress: Progress):
+    """Some customer ids repeat (or the file is unusually varied): count each customer once, with
+    the union of its rows' data types and its first row's region."""
+    run_with_progress(connection, """
+        CREATE TABLE customers AS
+        SELECT customer_id, count(*) AS n,
+               arg_min(upper(trim(region)), rowid) AS region,
+               count(DISTINCT upper(trim(region))) AS region_count
+        FROM rows GROUP BY customer_id""", [], progress=progress, start=0.7, end=0.8,
+        message="counting distinct customers")
+    run_with_progress(connection, f"""
+        CREATE TABLE customer_types AS
+        SELECT DISTINCT customer_id, unnest({_ROW_TYPES}) AS data_type FROM rows""",
+        [], progress=progress, start=0.8, end=0.88, message="counting data types")
+    duplicated, several = connection.execute(
+        "SELECT count(*) FILTER (WHERE n > 1), count(*) FILTER (WHERE region_count > 1) FROM customers").fetchall()[0]
+    types = dict(connection.execute("SELECT data_type, count(*) FROM customer_types GROUP BY ALL").fetchall())
+    regions = dict(connection.execute("SELECT region, count(*) FROM customers GROUP BY ALL").fetchall())
+    systems = dict(connection.execute(
+        "SELECT trim(system), count(DISTINCT customer_id) FROM rows "
+        "WHERE system IS NOT NULL AND trim(system) <> '' GROUP BY ALL").fetchall())
+    cells = {(t, r): n for t, r, n in run_with_progress(connection, """
+        SELECT t.data_type, c.region, count(*) FROM customer_types t JOIN customers c USING (customer_id)
+        GROUP BY ALL""", [], progress=progress, start=0.88, end=0.95, message="counting data types per region")}
+    return types, regions, systems, cells, duplicated, several
+
+
+def revision_from_summary(summary: AffectedSummary, *, reason: str, scope_label: str) -> ScopeRevisionCreate:
+    return ScopeRevisionCreate(
+        low=summary.customers, best=summary.customers, high=summary.customers,
+        unit=CountUnit.individuals, scope_label=scope_label, confidence=Confidence.high,
+        method=f"Affected-customers file {summary.file_name} (sha256 {summary.sha256[:12]}…): {summary.describe()}",
+        reason=reason or "Counts derived from the affected-customers file",
+        data_types=[{"data_type": t, "count": n, "status": "confirmed"} for t, n in sorted(summary.data_types.items())],
+        regions=[{"region": r, "count": n} for r, n in sorted(summary.regions.items())],
+        systems=[{"system": s[:200], "count": n} for s, n in sorted(summary.systems.items())],
+        cells=[{"data_type": t, "region": r, "count": n} for (t, r), n in sorted(summary.cells.items())],
+    )
+
+
+def _already_imported(engine: Engine, incident_id: int, sha256: str) -> ScopeRevision | None:
+    with read_session(engine) as session:
+        return session.exec(select(ScopeRevision).where(ScopeRevision.incident_id == incident_id,
+                                                        ScopeRevision.source_file_sha256 == sha256)).first()
+
+
+def _refuse_repeat(previous: ScopeRevision) -> Conflict:
+    return Conflict(f"This file was already imported as revision {previous.seq} on "
+                    f"{previous.recorded_at:%Y-%m-%d %H:%M} UTC by {previous.recorded_by}; nothing was changed.")
+
+
+def import_affected_file(
+    engine: Engine, *, actor: Actor, incident_id: int, path: Path | str, reason: str = "",
+    scope_label: str = "all", progress: Progress = no_progress,
+) -> tuple[ScopeRevision, AffectedSummary]:
+    """Validate the whole file, then record one revision in one transaction (all or nothing)."""
+    require(actor, Action.revise_scope)
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInput.single("file", f"no file at {path}")
+    sha256 = file_sha256(path, progress, 0.0, 0.1)
+    previous = _already_imported(engine, incident_id, sha256)
+    if previous is not None:
+        raise _refuse_repeat(previous)
+    summary = analyse_affected_file(path, sha256=sha256, progress=progress)
+    revision_in = revision_from_summary(summary, reason=reason, scope_label=scope_label)
+    problems = revision_problems(revision_in)
+    if problems:  # cannot happen for counts derived from one file; guard the invariant anyway
+        raise InvalidInput(problems)
+    progress(0.96, "recording the revision")
+    try:
+        with write_session(engine) as session:
+            revision = add_revision(session, actor=actor, incident_id=incident_id, revision_in=revision_in,
+                                    source=RevisionSource.file_import.value, source_file_sha256=sha256)
+    except IntegrityError:  # the same file imported concurrently: the first one won
+        previous = _already_imported(engine, incident_id, sha256)
+        if previous is None:
+            raise
+        raise _refuse_repeat(previous) from None
+    progress(1.0, "done")
+    return revision, summary
