@@ -25,35 +25,67 @@ def estimate_trend(history: pd.DataFrame, *, unit: str) -> go.Figure:
     figure.add_trace(go.Scatter(x=data["recorded_at"], y=data["low"], mode="lines", line=dict(width=0),
                                 fill="tonexty", fillcolor="rgba(29, 78, 216, 0.15)", name="low–high range",
                                 hoverinfo="skip"))
+    hover = data.assign(
+        why=data["reason"].map(_hover_text), how=data["method"].map(_hover_text),
+        who=data["recorded_by"].map(_hover_text))
     figure.add_trace(go.Scatter(
         x=data["recorded_at"], y=data["best"], mode="lines+markers", name="best estimate",
-        line=dict(color="#1d4ed8", shape="hv"), marker=dict(size=8),
-        customdata=data[["seq", "recorded_by", "low", "high"]].to_numpy(),
-        hovertemplate=("Revision %{customdata[0]}<br>best %{y:,}<br>range %{customdata[2]:,}–%{customdata[3]:,}"
-                       "<br>by %{customdata[1]}<extra></extra>"),
+        line=dict(color="#1d4ed8", shape="hv"), marker=dict(size=9),
+        customdata=hover[["seq", "who", "low", "high", "why", "how"]].to_numpy(),
+        hovertemplate=("<b>Revision %{customdata[0]}</b><br>best %{y:,}<br>range %{customdata[2]:,}–%{customdata[3]:,}"
+                       "<br>by %{customdata[1]}<br>why: %{customdata[4]}<br>method: %{customdata[5]}<extra></extra>"),
     ))
     figure.update_layout(title=f"Affected {unit}: best estimate and range", yaxis_title=unit,
                          legend=dict(orientation="h", y=-0.2), **_LAYOUT)
     figure.update_yaxes(rangemode="tozero", tickformat=",")
+    if len(data) == 1:  # one point: show a day either side rather than a microsecond axis
+        moment = data["recorded_at"].iloc[0]
+        figure.update_xaxes(range=[moment - pd.Timedelta(days=1), moment + pd.Timedelta(days=1)])
+    return figure
+
+
+def _hover_text(value: object, limit: int = 120) -> str:
+    """User text for a hover label: shortened, and with markup characters made inert
+    (Plotly renders a subset of HTML in hover text)."""
+    text = str(value or "—")
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def exposure_heatmap(cells: pd.DataFrame) -> go.Figure:
+    """Customers per data type (rows, most sensitive first) and region (columns, largest first)."""
+    if cells.empty:
+        figure = go.Figure()
+        figure.update_layout(title="No data type × region breakdown in this revision", **_LAYOUT)
+        return figure
+    order_rows = (cells.drop_duplicates("name").sort_values(["tier_rank", "name"])["name"].tolist())
+    order_cols = cells.groupby("region")["count"].sum().sort_values(ascending=False).index.tolist()
+    grid = cells.pivot_table(index="name", columns="region", values="count", aggfunc="sum", fill_value=0)
+    grid = grid.reindex(index=order_rows, columns=order_cols, fill_value=0)
+    figure = go.Figure(go.Heatmap(
+        z=grid.to_numpy(), x=grid.columns.tolist(), y=grid.index.tolist(), colorscale="Reds",
+        hovertemplate="%{y} in %{x}: %{z:,} customers<extra></extra>", colorbar=dict(title="customers"),
+    ))
+    figure.update_layout(title="Exposure by data type and region", **{**_LAYOUT, "height": max(300, 34 * len(grid) + 120)})
+    figure.update_yaxes(autorange="reversed")
     return figure
 
 
 def exposure_by_type(data_types: pd.DataFrame) -> go.Figure:
-    """Horizontal bars per data type, coloured by sensitivity tier, suspected ones hatched."""
+    """Horizontal bars per data type, one colour per sensitivity tier (most sensitive on top);
+    suspected exposure is hatched."""
     data = data_types.sort_values(["tier_rank", "count"], ascending=[False, True])
     figure = go.Figure()
-    for status, pattern in (("confirmed", ""), ("suspected", "/")):
-        rows = data[data["status"] == status]
-        if rows.empty:
-            continue
+    for (rank, tier, tier_name, status), rows in data.groupby(["tier_rank", "tier", "tier_name", "status"], sort=True):
         figure.add_trace(go.Bar(
-            x=rows["count"], y=rows["name"], orientation="h", name=status,
-            marker=dict(color=[TIER_COLOURS.get(t, TIER_COLOURS["unknown"]) for t in rows["tier"]],
-                        pattern_shape=pattern),
-            customdata=rows[["tier_name", "status"]].to_numpy(),
-            hovertemplate="%{y}: %{x:,}<br>%{customdata[0]} · %{customdata[1]}<extra></extra>",
+            x=rows["count"], y=rows["name"], orientation="h", name=f"{tier_name} · {status}",
+            legendrank=int(rank) * 2 + (status == "suspected"),
+            marker=dict(color=TIER_COLOURS.get(tier, TIER_COLOURS["unknown"]),
+                        pattern_shape="/" if status == "suspected" else ""),
+            hovertemplate=f"%{{y}}: %{{x:,}} customers<br>{tier_name} · {status}<extra></extra>",
         ))
-    figure.update_layout(title="Exposed data types (colour: sensitivity tier)", barmode="overlay",
-                         **{**_LAYOUT, "height": max(260, 28 * len(data) + 80)})
+    figure.update_layout(title="Exposed data types by sensitivity tier", barmode="overlay",
+                         yaxis=dict(categoryorder="array", categoryarray=data["name"].tolist()),
+                         **{**_LAYOUT, "height": max(280, 30 * len(data) + 100)})
     figure.update_xaxes(tickformat=",")
     return figure

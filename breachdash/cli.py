@@ -127,6 +127,30 @@ def cmd_import_incident(args) -> int:
     return 0
 
 
+def cmd_import_affected(args) -> int:
+    from breachdash.importers.affected import import_affected_file
+    from breachdash.incidents.service import find_incident
+
+    engine = _engine(args)
+    incident = find_incident(engine, args.incident)
+    last = {"percent": -1}
+
+    def progress(fraction: float, message: str) -> None:
+        percent = int(fraction * 100)
+        if percent != last["percent"]:
+            last["percent"] = percent
+            print(f"\r{percent:3d}%  {message:<40}", end="", file=sys.stderr, flush=True)
+
+    try:
+        revision, summary = import_affected_file(engine, actor=system_actor(), incident_id=incident.id,
+                                                 path=Path(args.file), reason=args.reason or "",
+                                                 scope_label=args.scope_label, progress=progress)
+    finally:
+        print(file=sys.stderr)
+    print(f"Recorded scope revision {revision.seq} for '{incident.slug}': {summary.describe()}.")
+    return 0
+
+
 def cmd_synth(args) -> int:
     from breachdash.synth import write_synthetic
 
@@ -178,6 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import-incident", help="load an incident JSON document (all or nothing)")
     imp.add_argument("file", help="path, or - for standard input")
     imp.set_defaults(func=cmd_import_incident)
+
+    affected = sub.add_parser("import-affected", help="derive a scope revision from an affected-customers file")
+    affected.add_argument("file", help="CSV or Parquet (docs/file-formats.md)")
+    affected.add_argument("--incident", required=True, help="id or slug")
+    affected.add_argument("--reason", help="why this revision (shown in the history)")
+    affected.add_argument("--scope-label", default="all", help="e.g. all, US, EU")
+    affected.set_defaults(func=cmd_import_affected)
 
     synth = sub.add_parser("synth", help="write synthetic affected-customer and delivery-status files")
     synth.add_argument("--customers", type=int, required=True)

@@ -17,6 +17,14 @@ def count(value: int | None) -> str:
     return "—" if value is None else f"{value:,}"
 
 
+def signed(value) -> str:
+    """+1,234 / −1,234 / — for a change that does not apply."""
+    if value is None or pd.isna(value):
+        return "—"
+    value = int(value)
+    return f"+{value:,}" if value > 0 else (f"−{abs(value):,}" if value < 0 else "0")
+
+
 def compact(value: int | None) -> str:
     """2,163,848 -> '2.16M'; for headline figures."""
     if value is None:

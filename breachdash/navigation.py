@@ -19,6 +19,7 @@ class PageSpec:
 # Emoji icons, not Material ones: those make the browser fetch a web font.
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/overview.py", "Overview", "📊", "overview", default=True),
+    PageSpec("pages/scope.py", "Scope & exposure", "🎯", "scope"),
     PageSpec("pages/audit_trail.py", "Audit trail", "🧾", "audit", needs=Action.view_audit),
     PageSpec("pages/users.py", "Users & roles", "👥", "users", needs=Action.manage_users),
 )

@@ -37,15 +37,7 @@ else:
     cols[3].caption("⏳ not yet contained")
 
 # Financial exposure first: the question leadership asks before any other.
-financial = data.financial
-if financial.state == "confirmed":
-    st.error(f"**Financial data CONFIRMED exposed** — {', '.join(financial.data_types)} "
-             f"for {count(financial.customers)} customers.", icon="💳")
-elif financial.state == "suspected":
-    st.warning(f"**Financial data SUSPECTED** — {', '.join(financial.data_types)}, up to "
-               f"{count(financial.customers)} customers; forensics has not confirmed it.", icon="💳")
-else:
-    st.success("**No financial data found exposed** in the latest revision.", icon="💳")
+ui.financial_callout(data.financial)
 
 left, right = st.columns([1, 1])
 with left:

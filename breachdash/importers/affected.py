@@ -65,15 +65,19 @@ class AffectedSummary:
         return text
 
 
-def _load(connection: duckdb.DuckDBPyConnection, path: Path, progress: Progress) -> None:
+def check_file_head(path: Path) -> tuple[str, list[str]]:
+    """Format and columns, from the file's first bytes only (a huge wrong file fails fast)."""
     kind = file_kind(path)
+    columns = (parquet_columns(path, text_columns=REQUIRED + OPTIONAL) if kind == "parquet" else csv_header(path))
+    check_columns(columns, required=REQUIRED, optional=OPTIONAL)
+    return kind, columns
+
+
+def _load(connection: duckdb.DuckDBPyConnection, path: Path, progress: Progress) -> None:
+    kind, columns = check_file_head(path)
     if kind == "parquet":
-        columns = parquet_columns(path, text_columns=REQUIRED + OPTIONAL)
-        check_columns(columns, required=REQUIRED, optional=OPTIONAL)
         source = "read_parquet(?)"
     else:
-        columns = csv_header(path)
-        check_columns(columns, required=REQUIRED, optional=OPTIONAL)
         source = ("read_csv(?, header = true, delim = ',', quote = '\"', escape = '\"', all_varchar = true, "
                   "strict_mode = true, null_padding = false, auto_detect = false, "
                   f"columns = {{{', '.join(repr(c) + ': ' + repr('VARCHAR') for c in columns)}}})")
@@ -254,6 +258,7 @@ def import_affected_file(
     path = Path(path)
     if not path.is_file():
         raise InvalidInput.single("file", f"no file at {path}")
+    check_file_head(path)
     sha256 = file_sha256(path, progress, 0.0, 0.1)
     previous = _already_imported(engine, incident_id, sha256)
     if previous is not None:

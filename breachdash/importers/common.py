@@ -58,6 +58,10 @@ def _normalise(name: str) -> str:
 
 def check_columns(columns: list[str], *, required: list[str], optional: list[str]) -> None:
     """Refuse direct identifiers, missing and unknown columns, each with an explanation."""
+    if not set(columns) & set(required + optional):
+        raise InvalidInput.single(
+            "columns", f"missing column(s) {', '.join(required)} (is the first line the header?); expected "
+                       f"{', '.join(required)} and optionally {', '.join(optional)}")
     normalised = [_normalise(c) for c in columns]
     identifiers = [c for c, n in zip(columns, normalised) if n in DIRECT_IDENTIFIER_COLUMNS]
     if identifiers:
@@ -69,8 +73,7 @@ def check_columns(columns: list[str], *, required: list[str], optional: list[str
     unknown = [c for c in columns if c not in required + optional]
     problems = []
     if missing:
-        hint = " (is the first line the header?)" if not set(columns) & set(required + optional) else ""
-        problems.append(("columns", f"missing column(s) {', '.join(missing)}{hint}; expected "
+        problems.append(("columns", f"missing column(s) {', '.join(missing)}; expected "
                                     f"{', '.join(required)} and optionally {', '.join(optional)}"))
     if unknown:
         problems.append(("columns", f"unknown column(s) {', '.join(unknown)}"))

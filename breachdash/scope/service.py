@@ -173,13 +173,81 @@ def revision_history(engine: Engine, *, actor: Actor | None, incident_id: int) -
         rows = session.exec(
             select(ScopeRevision).where(ScopeRevision.incident_id == incident_id).order_by(col(ScopeRevision.seq))
         ).all()
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         [{"seq": r.seq, "recorded_at": r.recorded_at, "recorded_by": r.recorded_by, "low": r.low, "best": r.best,
           "high": r.high, "unit": r.unit, "confidence": r.confidence, "method": r.method, "reason": r.reason,
           "corrects_seq": r.corrects_seq, "source": r.source} for r in rows],
         columns=["seq", "recorded_at", "recorded_by", "low", "best", "high", "unit", "confidence", "method",
                  "reason", "corrects_seq", "source"],
     )
+    # Change of the best estimate since the previous revision in the same unit (None across units).
+    previous = frame["best"].shift(1)
+    same_unit = frame["unit"] == frame["unit"].shift(1)
+    frame["change"] = (frame["best"] - previous).where(same_unit).astype("Int64")
+    return frame
+
+
+def exposure_cells(engine: Engine, *, actor: Actor | None, incident_id: int) -> pd.DataFrame:
+    """The latest revision's data type x region counts, with display names and tiers."""
+    require_signed_in(actor)
+    with read_session(engine) as session:
+        latest = latest_revision(session, incident_id)
+        rows = [] if latest is None else session.exec(
+            select(ScopeCell).where(ScopeCell.revision_id == latest.id)).all()
+    catalogue = data_types()
+    return pd.DataFrame(
+        [{"data_type": r.data_type, "name": catalogue[r.data_type].display_name if r.data_type in catalogue
+          else r.data_type, "tier_rank": tier_rank(r.data_type), "region": r.region, "count": r.count}
+         for r in rows],
+        columns=["data_type", "name", "tier_rank", "region", "count"],
+    )
+
+
+def latest_systems(engine: Engine, *, actor: Actor | None, incident_id: int) -> pd.DataFrame:
+    require_signed_in(actor)
+    with read_session(engine) as session:
+        latest = latest_revision(session, incident_id)
+        rows = [] if latest is None else session.exec(
+            select(ScopeSystemCount).where(ScopeSystemCount.revision_id == latest.id)).all()
+    return pd.DataFrame([{"system": r.system, "count": r.count} for r in rows], columns=["system", "count"])
+
+
+def revision_input_from_tables(
+    fields: dict, *, data_types_table: pd.DataFrame, regions_table: pd.DataFrame, systems_table: pd.DataFrame
+) -> dict:
+    """Shape a form's fields and edited tables into revision input; blank rows are skipped and a
+    row missing its count is reported with its table and row number."""
+    problems: list[tuple[str, str]] = []
+
+    def rows(table: pd.DataFrame, key: str, name: str, *, count_required: bool = True) -> list[dict]:
+        out = []
+        for index, row in enumerate(table.to_dict("records")):
+            label = row.get(key)
+            if label is None or (isinstance(label, float) and pd.isna(label)) or not str(label).strip():
+                continue
+            item = {key: str(label).strip()}
+            count = row.get("count")
+            if count is None or pd.isna(count):
+                if count_required:
+                    problems.append((f"{name}[{index}].count", "missing"))
+                    continue
+                item["count"] = None
+            else:
+                item["count"] = count
+            if "status" in row and row["status"]:
+                item["status"] = row["status"]
+            out.append(item)
+        return out
+
+    revision = {
+        **fields,
+        "data_types": rows(data_types_table, "data_type", "data_types"),
+        "regions": rows(regions_table, "region", "regions"),
+        "systems": rows(systems_table, "system", "systems", count_required=False),
+    }
+    if problems:
+        raise InvalidInput(problems)
+    return revision
 
 
 def revision_count(engine: Engine, incident_id: int) -> int:

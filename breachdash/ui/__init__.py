@@ -178,6 +178,50 @@ def incident_selector(engine: Engine, actor: Actor) -> None:
     st.session_state[INCIDENT_KEY] = chosen
 
 
+def financial_callout(financial) -> None:
+    """The first thing leadership asks: is financial data involved? (Our own wording and the
+    catalogue's display names only.)"""
+    from breachdash.display import count
+
+    names = ", ".join(financial.data_types)
+    if financial.state == "confirmed":
+        st.error(f"**Financial data CONFIRMED exposed** — {names} for {count(financial.customers)} customers.",
+                 icon="💳")
+    elif financial.state == "suspected":
+        st.warning(f"**Financial data SUSPECTED** — {names}, up to {count(financial.customers)} customers; "
+                   "forensics has not confirmed it.", icon="💳")
+    else:
+        st.success("**No financial data found exposed** in the latest revision.", icon="💳")
+
+
+_FLASH_KEY = "breachdash_flash"
+
+
+def flash(message: str) -> None:
+    """A success message that survives the rerun which shows the new data."""
+    st.session_state[_FLASH_KEY] = message
+
+
+def show_flash() -> None:
+    message = st.session_state.pop(_FLASH_KEY, None)
+    if message:
+        st.success(escape_markdown(message), icon="✅")
+
+
+def can(actor: Actor, action) -> bool:
+    """Whether to offer a form: the same rule the service enforces (auth.rules.may)."""
+    from breachdash.auth.rules import may
+
+    return may(actor, action)
+
+
 def show_error(exc: BreachdashError) -> None:
-    """Service errors are written for users; show them as plain text (never as markup)."""
-    st.error(escape_markdown(str(exc)), icon="⚠️")
+    """Service errors are written for users; show them as plain text (never as markup), one
+    line per problem when there are several."""
+    from breachdash.errors import InvalidInput
+
+    if isinstance(exc, InvalidInput) and len(exc.problems) > 1:
+        lines = "\n".join(f"- {escape_markdown(f'{loc}: {msg}' if loc else msg)}" for loc, msg in exc.problems)
+        st.error(f"Please fix:\n{lines}", icon="⚠️")
+    else:
+        st.error(escape_markdown(str(exc)), icon="⚠️")
