@@ -115,7 +115,7 @@ def _bench_setup(backend: str, databases: _Databases, repeat: int) -> list[Row]:
 
 def _bench_overview(backend: str, databases: _Databases, repeat: int) -> list[Row]:
     from breachdash.demo import DEMO_USERS, seed_demo
-    from breachdash.ui.render_timing import baseline_render_seconds, overview_render_seconds
+    from breachdash.ui.render_timing import baseline_render_seconds, page_render_seconds
 
     url = databases.fresh()
     engine = make_engine(url)
@@ -123,7 +123,7 @@ def _bench_overview(backend: str, databases: _Databases, repeat: int) -> list[Ro
     seed_demo(engine)
     engine.dispose()
     executive = next(email for role, email, _, _ in DEMO_USERS if role.value == "executive")
-    overview_s = overview_render_seconds(database_url=url, email=executive, repeat=repeat)
+    overview_s = page_render_seconds(database_url=url, email=executive, repeat=repeat)
     baseline_s = baseline_render_seconds(repeat=repeat)
     return [Row("Overview render, demo incident (AppTest full run)", backend, overview_s,
                 "4 metrics + table page (AppTest)", baseline_s)]
@@ -141,8 +141,25 @@ def _print(rows: list[Row]) -> None:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
 
 
-def run_bench(*, postgres_url: str | None, repeat: int = 5) -> int:
+def _demo_database(databases: _Databases) -> str:
+    from breachdash.demo import seed_demo
+
+    url = databases.fresh()
+    engine = make_engine(url)
+    migrate(engine)
+    seed_demo(engine)
+    engine.dispose()
+    return url
+
+
+def run_bench(*, postgres_url: str | None, repeat: int = 5, scope_sizes: list[int] | None = None) -> int:
+    from breachdash.bench_scope import bench_scope_import, print_scope_table
+    from breachdash.demo import DEMO_USERS
+    from breachdash.ui.render_timing import page_render_seconds
+
+    architect = next(email for role, email, _, _ in DEMO_USERS if role.value == "architect")
     rows: list[Row] = []
+    scope_rows: list[dict] = []
     backends = ["sqlite"] + (["postgres"] if postgres_url else [])
     with tempfile.TemporaryDirectory() as workdir:
         for backend in backends:
@@ -150,9 +167,16 @@ def run_bench(*, postgres_url: str | None, repeat: int = 5) -> int:
             try:
                 rows += _bench_setup(backend, databases, repeat)
                 rows += _bench_overview(backend, databases, repeat)
+                if scope_sizes:
+                    scope_rows += bench_scope_import(
+                        sizes=scope_sizes, backend=backend, fresh_demo_url=lambda: _demo_database(databases),
+                        render_seconds=lambda url: page_render_seconds(
+                            database_url=url, email=architect, repeat=repeat, page="pages/scope.py"))
             finally:
                 databases.drop_all()
     _print(rows)
+    if scope_rows:
+        print_scope_table(scope_rows)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak RSS of this process: {peak_mib:.0f} MiB · repeat={repeat} · medians")
     return 0

@@ -164,7 +164,8 @@ def cmd_synth(args) -> int:
 def cmd_bench(args) -> int:
     from breachdash.bench import run_bench
 
-    return run_bench(postgres_url=args.postgres_url, repeat=args.repeat)
+    sizes = [int(size) for size in args.scope_sizes.split(",") if size.strip()] if args.scope_sizes else []
+    return run_bench(postgres_url=args.postgres_url, repeat=args.repeat, scope_sizes=sizes)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -221,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure set-up and page render times; prints a table")
     bench.add_argument("--postgres-url", help="also measure on this PostgreSQL database (it is reset)")
     bench.add_argument("--repeat", type=int, default=5)
+    bench.add_argument("--scope-sizes", default="1000,1000000",
+                       help="affected-customer file sizes to import, comma-separated (e.g. 1000,1000000,10000000); "
+                            "empty to skip")
     bench.set_defaults(func=cmd_bench)
     return parser
 

@@ -48,16 +48,19 @@ def _median_seconds(run, repeat: int) -> float:
     return statistics.median(times)
 
 
-def overview_render_seconds(*, database_url: str, email: str, repeat: int) -> float:
-    """Median full AppTest run of app.py (landing on the Overview) for a signed-in user."""
+def page_render_seconds(*, database_url: str, email: str, repeat: int, page: str | None = None) -> float:
+    """Median full AppTest run of app.py for a signed-in user, landing on the Overview or, with
+    `page` (e.g. "pages/scope.py"), switching to that page and timing its run."""
     from streamlit.testing.v1 import AppTest
 
     def run():
         at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120)
         at.session_state[SIGNED_IN_KEY] = email
         at.run()
+        if page is not None:
+            at.switch_page(str(PROJECT_ROOT / page)).run()
         if at.exception or not at.metric:
-            raise RuntimeError(f"the Overview did not render: {[e.value for e in at.exception]}")
+            raise RuntimeError(f"{page or 'the Overview'} did not render: {[e.value for e in at.exception]}")
 
     with _database(database_url):
         return _median_seconds(run, repeat)

@@ -174,3 +174,37 @@ def test_cli__bad_database_url_gives_message_not_traceback(tmp_path):
     assert result.returncode == 3
     assert "Cannot reach the database" in result.stderr
     assert "Traceback" not in result.stderr and "secret" not in result.stderr
+
+
+@pytest.mark.parametrize("revision, field", [
+    ({"low": -1, "best": 2, "high": 3}, "low"),
+    ({"low": 1, "best": 2.5, "high": 3}, "best"),
+    ({"low": 1, "best": "2", "high": 3}, "best"),
+    ({"low": 4, "best": 2, "high": 3}, "low"),
+    ({"low": 1, "best": 2, "high": 3, "data_types": [{"data_type": "shoe_size", "count": 1}]},
+     "data_types[0].data_type"),
+    ({"low": 1, "best": 2, "high": 3, "regions": [{"region": "US-ZZ", "count": 1}]}, "regions[0].region"),
+    ({"low": 1, "best": 2, "high": 3, "regions": [{"region": "DE", "count": 2}, {"region": "FR", "count": 2}]},
+     "regions"),
+])
+def test_record_revision__bad_input_names_the_field_and_writes_nothing(engine, revision, field):
+    incident = _incident(engine)
+    with pytest.raises(InvalidInput) as caught:
+        record_revision(engine, actor=actor_with(Role.architect), incident_id=incident.id, revision_in=revision)
+    assert field in [location for location, _ in caught.value.problems]
+    assert revision_history(engine, actor=system_actor(), incident_id=incident.id).empty
+
+
+def test_record_revision__correction_says_what_it_corrects(engine):
+    incident = _incident(engine)
+    architect = actor_with(Role.architect)
+    record_revision(engine, actor=architect, incident_id=incident.id, revision_in={"low": 1, "best": 2, "high": 3})
+    record_revision(engine, actor=architect, incident_id=incident.id,
+                    revision_in={"low": 1, "best": 1, "high": 3, "corrects_seq": 1, "reason": "double count"})
+    with pytest.raises(InvalidInput, match="corrects_seq"):
+        record_revision(engine, actor=architect, incident_id=incident.id,
+                        revision_in={"low": 1, "best": 1, "high": 3, "corrects_seq": 9})
+    events = timeline_frame(engine, actor=system_actor(), incident_id=incident.id)
+    assert events["title"].str.contains("corrects revision 1").any()
+    history = revision_history(engine, actor=system_actor(), incident_id=incident.id)
+    assert history["change"].tolist()[1] == -1
