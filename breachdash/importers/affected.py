@@ -6,6 +6,8 @@ DuckDB workspace. Format: docs/file-formats.md.
 """
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,24 +75,27 @@ def check_file_head(path: Path) -> tuple[str, list[str]]:
     return kind, columns
 
 
-def _load(connection: duckdb.DuckDBPyConnection, path: Path, progress: Progress) -> None:
+def _source(path: Path) -> str:
+    """A DuckDB subquery yielding the five columns as text (missing optional ones as NULL)."""
     kind, columns = check_file_head(path)
     if kind == "parquet":
-        source = "read_parquet(?)"
+        reader = "read_parquet(?)"
     else:
-        source = ("read_csv(?, header = true, delim = ',', quote = '\"', escape = '\"', all_varchar = true, "
+        reader = ("read_csv(?, header = true, delim = ',', quote = '\"', escape = '\"', all_varchar = true, "
                   "strict_mode = true, null_padding = false, auto_detect = false, "
                   f"columns = {{{', '.join(repr(c) + ': ' + repr('VARCHAR') for c in columns)}}})")
     optional = [c if c in columns else f"NULL AS {c}" for c in OPTIONAL]
+    return f"(SELECT customer_id, region, data_types, {', '.join(optional)} FROM {reader})"
+
+
+def _materialise(connection: duckdb.DuckDBPyConnection, source: str, path: Path, progress: Progress) -> None:
+    """The slow path, for files with problems or repeated ids: keep the rows, in file order, so
+    problems can be named by row and customers counted once."""
     try:
-        run_with_progress(
-            connection,
-            f"CREATE TABLE rows AS SELECT customer_id, region, data_types, {', '.join(optional)} FROM {source}",
-            [str(path)], progress=progress, start=0.1, end=0.6, message="reading the file")
+        run_with_progress(connection, f"CREATE TABLE rows AS SELECT * FROM {source}", [str(path)],
+                          progress=progress, start=0.6, end=0.75, message="reading the file again, row by row")
     except duckdb.Error as exc:
         raise InvalidInput.single("file", describe_duckdb_error(exc)) from None
-    if connection.execute("SELECT count(*) FROM rows").fetchall()[0][0] == 0:
-        raise InvalidInput.single("file", "the file has a header but no rows")
 
 
 def _reference_tables(connection: duckdb.DuckDBPyConnection) -> None:
@@ -130,30 +135,45 @@ def _row_problems(connection: duckdb.DuckDBPyConnection) -> list[tuple[str, str]
 
 
 def analyse_affected_file(path: Path | str, *, sha256: str, progress: Progress = no_progress) -> AffectedSummary:
-    """Read and check the whole file, then count. Raises InvalidInput naming row and column."""
+    """Read and check the whole file, then count. Raises InvalidInput naming row and column.
+
+    The usual file (valid, one row per customer) is counted in two streaming passes with no copy
+    of the rows: one proves the ids distinct (equal 64-bit hashes can only undercount, so as many
+    distinct hashes as rows means no id repeats), one groups the rows by (region, data types,
+    system). Anything else takes the slow path over a materialised copy."""
     path = Path(path)
+    source = _source(path)
     with duckdb_workspace() as connection:
-        _load(connection, path, progress)
-        progress(0.6, "checking every row")
-        rows, customers, empty_ids, long_ids = connection.execute(f"""
-            SELECT count(*), count(DISTINCT customer_id),
-                   count(*) FILTER (WHERE customer_id IS NULL OR trim(customer_id) = ''),
-                   count(*) FILTER (WHERE length(customer_id) > {MAX_CUSTOMER_ID_LENGTH})
-            FROM rows""").fetchall()[0]
-        # Files repeat a handful of (region, data types, system) combinations: group first, then
-        # check and count the groups, not the rows.
-        groups = connection.execute(
-            f"SELECT region, data_types, system, count(*) FROM rows GROUP BY ALL LIMIT {MAX_GROUPS + 1}").fetchall()
-        if empty_ids or long_ids or not _groups_valid(groups):
+        try:
+            rows, distinct_hashes, empty_ids, long_ids = run_with_progress(connection, f"""
+                SELECT count(*), count(DISTINCT hash(customer_id)),
+                       count(*) FILTER (WHERE customer_id IS NULL OR trim(customer_id) = ''),
+                       count(*) FILTER (WHERE length(customer_id) > {MAX_CUSTOMER_ID_LENGTH})
+                FROM {source}""", [str(path)], progress=progress, start=0.1, end=0.4,
+                message="reading the file")[0]
+            if rows == 0:
+                raise InvalidInput.single("file", "the file has a header but no rows")
+            groups = run_with_progress(
+                connection, f"SELECT region, data_types, system, count(*) FROM {source} GROUP BY ALL "
+                            f"LIMIT {MAX_GROUPS + 1}", [str(path)], progress=progress, start=0.4, end=0.6,
+                message="checking every row")
+        except duckdb.Error as exc:
+            raise InvalidInput.single("file", describe_duckdb_error(exc)) from None
+        if not (empty_ids or long_ids) and _groups_valid(groups) and distinct_hashes == rows:
+            progress(0.9, "counting")
+            customers = rows
+            counts = _count_groups(groups)
+        else:
+            _materialise(connection, source, path, progress)
             _reference_tables(connection)
             problems = _row_problems(connection)
             if problems:
                 raise InvalidInput(problems)
-        progress(0.7, "counting")
-        if rows == customers and len(groups) <= MAX_GROUPS:
-            counts = _count_groups(groups)
-        else:
-            counts = _count_with_duplicates(connection, progress)
+            customers = connection.execute("SELECT count(DISTINCT customer_id) FROM rows").fetchall()[0][0]
+            if rows == customers and len(groups) <= MAX_GROUPS:
+                counts = _count_groups(groups)
+            else:
+                counts = _count_with_duplicates(connection, progress)
         types, regions, systems, cells, duplicated, several = counts
     return AffectedSummary(file_name=path.name, sha256=sha256, rows=rows, customers=customers,
                            duplicate_rows=rows - customers, duplicated_customers=duplicated,
@@ -259,11 +279,21 @@ def import_affected_file(
     if not path.is_file():
         raise InvalidInput.single("file", f"no file at {path}")
     check_file_head(path)
-    sha256 = file_sha256(path, progress, 0.0, 0.1)
+    # The fingerprint is computed while DuckDB reads the file (hashlib releases the GIL), and
+    # checked before anything is written; the unique constraint backs the check up.
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        fingerprint = pool.submit(file_sha256, path, stop)
+        try:
+            summary = analyse_affected_file(path, sha256="", progress=progress)
+        except BaseException:
+            stop.set()  # a refused file needs no fingerprint: do not wait for the rest of it
+            raise
+        sha256 = fingerprint.result()
+    summary.sha256 = sha256
     previous = _already_imported(engine, incident_id, sha256)
     if previous is not None:
         raise _refuse_repeat(previous)
-    summary = analyse_affected_file(path, sha256=sha256, progress=progress)
     revision_in = revision_from_summary(summary, reason=reason, scope_label=scope_label)
     problems = revision_problems(revision_in)
     if problems:  # cannot happen for counts derived from one file; guard the invariant anyway

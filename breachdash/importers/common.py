@@ -5,7 +5,6 @@ import hashlib
 import re
 import tempfile
 import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
@@ -32,13 +31,14 @@ def no_progress(_fraction: float, _message: str) -> None:
     return None
 
 
-def file_sha256(path: Path, progress: Progress, start: float, end: float) -> str:
-    digest, size, done = hashlib.sha256(), max(path.stat().st_size, 1), 0
+def file_sha256(path: Path, stop: threading.Event | None = None) -> str | None:
+    """The file's SHA-256, read in chunks; None if `stop` is set before the end."""
+    digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(8 * 1024 * 1024):
+            if stop is not None and stop.is_set():
+                return None
             digest.update(chunk)
-            done += len(chunk)
-            progress(start + (end - start) * done / size, "checking the file's fingerprint")
     return digest.hexdigest()
 
 
@@ -135,6 +135,9 @@ def duckdb_workspace() -> Iterator[duckdb.DuckDBPyConnection]:
             connection.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
             connection.execute("SET threads = 2")
             connection.execute("SET preserve_insertion_order = true")
+            # Keep query_progress() working without DuckDB drawing its own bar on the terminal.
+            connection.execute("SET enable_progress_bar = true")
+            connection.execute("SET enable_progress_bar_print = false")
             connection.execute(f"SET temp_directory = '{workdir}'")
             yield connection
         finally:

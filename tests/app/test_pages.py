@@ -19,15 +19,6 @@ DEMO_EMAIL = {role: email for role, email, _, _ in DEMO_USERS}
 DEMO_PASSWORD = {role: password for role, _, _, password in DEMO_USERS}
 
 
-@pytest.fixture
-def demo_url(databases, backend, monkeypatch, tmp_path):
-    url = databases.fresh_url(backend, demo=True)
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("BREACHDASH_SECRETS", str(tmp_path / "no-secrets.toml"))
-    monkeypatch.delenv("BREACHDASH_AUTH_MODE", raising=False)
-    return url
-
-
 def _app(email: str | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     if email:

@@ -3,7 +3,7 @@ import pytest
 from sqlalchemy import text
 
 from breachdash.db import make_engine
-from tests.app.test_pages import _app, _latest_revision, demo_url  # noqa: F401 - fixture
+from tests.app.test_pages import _app, _latest_revision
 
 
 def _scope_page(email):
@@ -13,7 +13,7 @@ def _scope_page(email):
     return at
 
 
-def test_scope_page__shows_latest_revision_and_its_history(demo_url):  # noqa: F811
+def test_scope_page__shows_latest_revision_and_its_history(demo_url):
     revision, card = _latest_revision(demo_url)
     at = _scope_page("legal@demo.example")
     metrics = {m.label: m.value for m in at.metric}
@@ -29,7 +29,7 @@ def test_scope_page__shows_latest_revision_and_its_history(demo_url):  # noqa: F
     assert f"{card.count:,}" in at.error[0].value
 
 
-def test_scope_page__architect_records_a_revision_with_the_form(demo_url):  # noqa: F811
+def test_scope_page__architect_records_a_revision_with_the_form(demo_url):
     at = _scope_page("architect@demo.example")
     at.number_input(key="rev_high").set_value(2_500_000)
     at.number_input(key="rev_best").set_value(2_400_001)
@@ -41,7 +41,7 @@ def test_scope_page__architect_records_a_revision_with_the_form(demo_url):  # no
     assert any("Recorded revision" in s.value for s in at.success)
 
 
-def test_scope_page__invalid_revision_names_the_field_and_records_nothing(demo_url):  # noqa: F811
+def test_scope_page__invalid_revision_names_the_field_and_records_nothing(demo_url):
     before = _latest_revision(demo_url)[0].seq
     at = _scope_page("architect@demo.example")
     at.number_input(key="rev_low").set_value(3_000_000)
@@ -54,7 +54,7 @@ def test_scope_page__invalid_revision_names_the_field_and_records_nothing(demo_u
 
 
 @pytest.mark.parametrize("email", ["pr@demo.example", "ceo@demo.example"])
-def test_scope_page__other_roles_see_no_forms(demo_url, email):  # noqa: F811
+def test_scope_page__other_roles_see_no_forms(demo_url, email):
     at = _scope_page(email)
     labels = [b.label for b in at.button]
     assert "Record revision" not in labels and "Import" not in labels

@@ -6,7 +6,6 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import text
 
-from breachdash.auth.models import Role
 from breachdash.auth.rules import Actor
 from breachdash.db import make_engine
 from breachdash.demo import DEMO_USERS
