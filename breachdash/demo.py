@@ -17,7 +17,7 @@ from breachdash.auth.service import add_user, demo_mode
 from breachdash.comms import service as comms
 from breachdash.common import simulated_clock
 from breachdash.incidents.models import Incident
-from breachdash.incidents.service import create_incident, update_incident
+from breachdash.incidents.service import create_incident, set_milestone
 from breachdash.obligations.service import add_obligation, file_obligation
 from breachdash.outreach.service import record_outreach
 from breachdash.scope.service import record_revision
@@ -144,11 +144,11 @@ def seed_demo(engine: Engine, *, anchor: datetime | None = None, seed: int = DEM
     incident_id = incident.id
     version = incident.version
 
-    def milestone(hours: float, **fields) -> None:
+    def milestone(hours: float, name: str, moment: datetime, actor: Actor, precision: str = "exact") -> None:
         nonlocal version
         with simulated_clock(at(hours)):
-            updated = update_incident(engine, actor=legal, incident_id=incident_id, expected_version=version,
-                                      incident_in=fields)
+            updated = set_milestone(engine, actor=actor, incident_id=incident_id, milestone=name, at=moment,
+                                    expected_version=version, precision=precision)
         version = updated.version
 
     def event(hours_recorded: float, hours_happened: float, kind: str, title: str, detail: str = "",
@@ -158,12 +158,12 @@ def seed_demo(engine: Engine, *, anchor: datetime | None = None, seed: int = DEM
                 "occurred_at": at(hours_happened), "kind": kind, "title": title, "detail": detail,
                 "systems": systems or [], "source_ref": source})
 
-    milestone(1, detected_at=at(0))
+    milestone(1, "detected_at", at(0), arch)
     event(1.5, -0.2, "detection", "IDS alert: unusual outbound transfer from loyalty-db-02",
           "Sustained 40 MB/s egress to an unknown host outside business hours.", [LOYALTY_DB], source="IDS-4471")
     event(2, 1.8, "decision", "Incident response team activated",
           "Severity 1 declared; bridge opened with security, IT and Legal.", actor=legal)
-    milestone(5.75, legal_aware_at=at(5.75))
+    milestone(5.75, "legal_aware_at", at(5.75), legal)
     event(6, 5.5, "legal", "Outside counsel retained", "Breach counsel engaged under privilege.", actor=legal)
 
     revisions = _revision_plan(rng)
@@ -175,10 +175,10 @@ def seed_demo(engine: Engine, *, anchor: datetime | None = None, seed: int = DEM
     revise(0)
     event(10, 8, "forensic finding", "Attacker used a vendor's VPN account",
           "Logins from the vendor account came from an unfamiliar ASN since early October.", [VPN])
-    milestone(12, intrusion_started_at=at(-24 * 41), intrusion_start_precision="day")
+    milestone(12, "intrusion_started_at", at(-24 * 41), arch, precision="day")
     event(20, 18, "containment", "Vendor VPN account disabled and loyalty-db-02 isolated",
           "Egress blocked at the firewall; database moved to a quarantine VLAN.", [VPN, LOYALTY_DB])
-    milestone(26, contained_at=at(25))
+    milestone(26, "contained_at", at(25), arch)
     revise(1)
     event(34, 32, "law enforcement", "FBI field office notified", "Case number recorded with Legal.", actor=legal,
           source="FBI-IC3 ref on file")

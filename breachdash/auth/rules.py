@@ -16,6 +16,7 @@ class Action(StrEnum):
     export_incident = "export an incident"
     revise_scope = "record a scope revision"
     record_timeline_event = "record a timeline event"
+    set_milestone = "set an incident milestone"
     edit_phase_plan = "edit the communication phase plan"
     edit_checklist = "edit a phase checklist"
     draft_message = "draft a message"
@@ -36,6 +37,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.export_incident: frozenset({ADM, L}),
     Action.revise_scope: frozenset({A}),
     Action.record_timeline_event: frozenset({A, L}),
+    Action.set_milestone: frozenset({A, L}),
     Action.edit_phase_plan: frozenset({P, L}),
     Action.edit_checklist: frozenset({E, P, L, A}),
     Action.draft_message: frozenset({P, L}),

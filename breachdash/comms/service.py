@@ -259,6 +259,8 @@ def mark_sent(
         if phase.audience == "customers" and incident.first_notice_at is None:
             apply_versioned_update(session, Incident, row_id=incident.id, expected_version=incident.version,
                                    changes={"first_notice_at": now}, actor_email=actor.email)
+            log_event(session, incident_id=incident.id, kind=EventKind.communication, title="First customer notice",
+                      occurred_at=now, recorded_by=actor.email, origin=("milestone", "first_notice_at"))
         record_audit(session, actor=actor.email, action="comms.sent", entity_type="comms_phase",
                      entity_id=phase.id, incident_id=phase.incident_id,
                      after={"version": latest.number, "sha256": latest.content_sha256, "channels": channels})

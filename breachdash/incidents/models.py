@@ -90,11 +90,4 @@ class IncidentUpdate(BaseModel):
     status: IncidentStatus | None = None
     sector_flags: list[SectorFlag] | None = None
     display_timezone: str | None = None
-    intrusion_started_at: datetime | None = None
-    intrusion_start_precision: TimePrecision | None = None
-    detected_at: datetime | None = None
-    legal_aware_at: datetime | None = None
-    contained_at: datetime | None = None
-    remediated_at: datetime | None = None
-    first_notice_at: datetime | None = None
-    closed_at: datetime | None = None
+    # Milestones change through incidents.service.set_milestone, which also writes the timeline.

@@ -1,6 +1,7 @@
 """Incidents: create, update (versioned), find, list."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
@@ -12,7 +13,8 @@ from breachdash.audit.service import record_audit
 from breachdash.auth.rules import Action, Actor, require, require_signed_in
 from breachdash.db import read_session, write_session
 from breachdash.errors import Conflict, InvalidInput, NotFound
-from breachdash.incidents.models import MILESTONE_FIELDS, Incident, IncidentCreate, IncidentUpdate
+from breachdash.common import utcnow
+from breachdash.incidents.models import MILESTONE_FIELDS, Incident, IncidentCreate, IncidentUpdate, TimePrecision
 from breachdash.timeline.models import EventKind
 from breachdash.timeline.service import log_event
 from breachdash.versioning import apply_versioned_update
@@ -67,16 +69,13 @@ def create_incident(engine: Engine, *, actor: Actor, incident_in: IncidentCreate
 def update_incident(
     engine: Engine, *, actor: Actor, incident_id: int, expected_version: int, incident_in: IncidentUpdate | dict
 ) -> Incident:
-    """Change incident fields; a milestone that is set or moved goes on the timeline."""
+    """Change the incident's descriptive fields (milestones: set_milestone)."""
     require(actor, Action.update_incident)
     try:
         incident_in = IncidentUpdate.model_validate(incident_in)
     except ValidationError as exc:
         raise InvalidInput.from_pydantic(exc) from None
     changes = incident_in.model_dump(exclude_unset=True, mode="python")
-    for field in MILESTONE_FIELDS:
-        if changes.get(field) is not None and changes[field].tzinfo is None:
-            raise InvalidInput.single(field, "needs a time zone")
     if "display_timezone" in changes:
         _check_timezone(changes["display_timezone"])
     if "sector_flags" in changes and changes["sector_flags"] is not None:
@@ -88,17 +87,41 @@ def update_incident(
             session, Incident, row_id=incident_id, expected_version=expected_version,
             changes=changes, actor_email=actor.email,
         )
-        for field in MILESTONE_FIELDS:
-            if field in changes and changes[field] is not None and changes[field] != before[field]:
-                label, kind = MILESTONE_LABELS[field]
-                log_event(session, incident_id=incident_id, kind=kind, title=label,
-                          occurred_at=changes[field], recorded_by=actor.email,
-                          occurred_precision=(incident.intrusion_start_precision
-                                              if field == "intrusion_started_at" else "exact"),
-                          origin=("milestone", field))
         record_audit(session, actor=actor.email, action="incident.updated", entity_type="incident",
                      entity_id=incident_id, incident_id=incident_id, before=before,
                      after=incident_snapshot(incident))
+    return incident
+
+
+def set_milestone(
+    engine: Engine, *, actor: Actor, incident_id: int, milestone: str, at: datetime | None,
+    expected_version: int, precision: str = "exact",
+) -> Incident:
+    """Set (or clear, with None) one milestone; setting it writes its timeline event."""
+    require(actor, Action.set_milestone)
+    if milestone not in MILESTONE_FIELDS:
+        raise InvalidInput.single("milestone", f"unknown milestone {milestone!r}")
+    if at is not None:
+        if at.tzinfo is None:
+            raise InvalidInput.single(milestone, "needs a time zone")
+        if at - utcnow() > timedelta(minutes=5):
+            raise InvalidInput.single(milestone, "is in the future")
+    if precision not in {p.value for p in TimePrecision}:
+        raise InvalidInput.single("precision", f"unknown precision {precision!r}")
+    changes = {milestone: at}
+    if milestone == "intrusion_started_at":
+        changes["intrusion_start_precision"] = precision
+    with write_session(engine) as session:
+        before = incident_snapshot(_get(session, incident_id))
+        incident = apply_versioned_update(session, Incident, row_id=incident_id, expected_version=expected_version,
+                                          changes=changes, actor_email=actor.email)
+        if at is not None:
+            label, kind = MILESTONE_LABELS[milestone]
+            log_event(session, incident_id=incident_id, kind=kind, title=label, occurred_at=at,
+                      occurred_precision=precision, recorded_by=actor.email, origin=("milestone", milestone))
+        record_audit(session, actor=actor.email, action="incident.milestone_set", entity_type="incident",
+                     entity_id=incident_id, incident_id=incident_id, before={milestone: before[milestone]},
+                     after={milestone: at})
     return incident
 
 

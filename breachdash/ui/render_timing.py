@@ -11,6 +11,8 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
+import logging
+
 from breachdash.config import PROJECT_ROOT
 from breachdash.ui import SIGNED_IN_KEY
 
@@ -36,6 +38,10 @@ def _database(url: str) -> Iterator[None]:
             os.environ.pop("DATABASE_URL", None)
         else:
             os.environ["DATABASE_URL"] = previous
+
+
+# AppTest runs outside a server; Streamlit warns about it on every call. Not news here.
+logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
 
 
 def _median_seconds(run, repeat: int) -> float:

@@ -10,7 +10,7 @@ from breachdash.auth.service import add_user
 from breachdash.comms import service as comms
 from breachdash.common import utcnow
 from breachdash.errors import PermissionDenied
-from breachdash.incidents.service import create_incident, get_incident, update_incident
+from breachdash.incidents.service import create_incident, get_incident, set_milestone, update_incident
 from breachdash.obligations.service import add_obligation
 from breachdash.outreach.service import record_outreach
 from breachdash.scope.service import record_revision
@@ -27,6 +27,7 @@ EXPECTED = {
     Action.export_incident: {"admin", "legal"},
     Action.revise_scope: {"architect"},
     Action.record_timeline_event: {"architect", "legal"},
+    Action.set_milestone: {"architect", "legal"},
     Action.edit_phase_plan: {"pr", "legal"},
     Action.edit_checklist: {"executive", "pr", "legal", "architect"},
     Action.draft_message: {"pr", "legal"},
@@ -86,6 +87,10 @@ def _call(action, engine, actor, role, ctx, index):
     elif action == Action.record_timeline_event:
         add_event(engine, actor=actor, incident_id=incident_id, event_in={
             "occurred_at": utcnow() - timedelta(hours=1), "kind": "other", "title": f"by {role}"})
+    elif action == Action.set_milestone:
+        current = get_incident(engine, actor=system_actor(), incident_id=incident_id)
+        set_milestone(engine, actor=actor, incident_id=incident_id, milestone="contained_at",
+                      at=utcnow() - timedelta(hours=index + 1), expected_version=current.version)
     elif action == Action.edit_phase_plan:
         key = ["detailed_follow_up", "remediation_update", "closure_review", "detailed_follow_up",
                "remediation_update"][index]

@@ -14,7 +14,7 @@ from breachdash.auth.service import add_user, authenticate, grant_role, revoke_r
 from breachdash.common import utcnow
 from breachdash.db import check_database, make_engine
 from breachdash.errors import Conflict, DatabaseUnavailable, InvalidInput, StaleUpdate
-from breachdash.incidents.service import create_incident, update_incident
+from breachdash.incidents.service import create_incident, set_milestone, update_incident
 from breachdash.scope.service import record_revision, revision_history
 from breachdash.timeline.service import add_event, timeline_frame
 from tests.conftest import actor_with
@@ -36,8 +36,8 @@ def test_update_incident__stale_version_is_refused_naming_who_changed_it(engine)
 def test_update_incident__milestone_goes_on_the_timeline(engine):
     incident = _incident(engine)
     detected = utcnow() - timedelta(days=2)
-    update_incident(engine, actor=actor_with(Role.legal), incident_id=incident.id, expected_version=1,
-                    incident_in={"detected_at": detected})
+    set_milestone(engine, actor=actor_with(Role.architect), incident_id=incident.id, milestone="detected_at",
+                  at=detected, expected_version=1)
     events = timeline_frame(engine, actor=system_actor(), incident_id=incident.id)
     assert events.loc[events["title"] == "Breach detected", "occurred_at"].iloc[0] == detected
 

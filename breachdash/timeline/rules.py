@@ -1,0 +1,58 @@
+"""Timeline rules as pure functions: local times to UTC, milestone durations and oddities."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+def local_to_utc(day: date, clock: time, zone: str, *, later_if_ambiguous: bool = False) -> datetime:
+    """A wall-clock time in an IANA zone, as UTC. A time that does not exist (the hour skipped
+    when clocks go forward) is refused; one that happens twice (clocks go back) takes the first
+    occurrence unless `later_if_ambiguous`."""
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA time zone {zone!r}") from None
+    naive = datetime.combine(day, clock)
+    candidate = naive.replace(tzinfo=tz, fold=1 if later_if_ambiguous else 0)
+    # A skipped local time does not survive a round trip through UTC.
+    if candidate.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None) != naive:
+        raise ValueError(f"{naive:%Y-%m-%d %H:%M} does not exist in {zone} (the clocks skipped that hour)")
+    return candidate.astimezone(timezone.utc)
+
+
+def is_ambiguous(day: date, clock: time, zone: str) -> bool:
+    naive = datetime.combine(day, clock)
+    tz = ZoneInfo(zone)
+    return naive.replace(tzinfo=tz, fold=0).utcoffset() != naive.replace(tzinfo=tz, fold=1).utcoffset()
+
+
+@dataclass(frozen=True)
+class Duration:
+    name: str
+    definition: str
+    value: timedelta | None
+    flag: str = ""  # set when the order of the milestones is odd (allowed, but worth a look)
+
+
+DURATIONS = (
+    ("Dwell time", "from the start of the intrusion to its detection", "intrusion_started_at", "detected_at"),
+    ("Time to contain", "from detection to containment", "detected_at", "contained_at"),
+    ("Time to first notice", "from Legal's awareness (when the clocks start) to the first customer notice",
+     "legal_aware_at", "first_notice_at"),
+    ("Detection to announcement", "from detection to the first customer notice", "detected_at", "first_notice_at"),
+)
+
+
+def milestone_durations(milestones: dict[str, datetime | None]) -> list[Duration]:
+    """Each derived duration with its definition; None while either end is unknown. A negative
+    span is kept and flagged (real timelines can be odd) rather than hidden."""
+    out = []
+    for name, definition, start, end in DURATIONS:
+        a, b = milestones.get(start), milestones.get(end)
+        value = (b - a) if a is not None and b is not None else None
+        flag = f"{end.replace('_at', '').replace('_', ' ')} is before {start.replace('_at', '').replace('_', ' ')}" \
+            if value is not None and value < timedelta(0) else ""
+        out.append(Duration(name, definition, value, flag))
+    return out
