@@ -89,3 +89,64 @@ def exposure_by_type(data_types: pd.DataFrame) -> go.Figure:
                          **{**_LAYOUT, "height": max(280, 30 * len(data) + 100)})
     figure.update_xaxes(tickformat=",")
     return figure
+
+
+KIND_ORDER = ["intrusion", "detection", "containment", "remediation", "forensic finding", "scope revision",
+              "decision", "legal", "regulator", "law enforcement", "communication", "other"]
+KIND_COLOURS = {
+    "intrusion": "#7f1d1d", "detection": "#b91c1c", "containment": "#c2410c", "remediation": "#15803d",
+    "forensic finding": "#7e22ce", "scope revision": "#1d4ed8", "decision": "#0f766e", "legal": "#a16207",
+    "regulator": "#92400e", "law enforcement": "#334155", "communication": "#db2777", "other": "#6b7280",
+}
+SPANS = (
+    ("Dwell time", "intrusion_started_at", "detected_at", "#7f1d1d"),
+    ("Containing", "detected_at", "contained_at", "#c2410c"),
+    ("Until first notice", "contained_at", "first_notice_at", "#db2777"),
+)
+
+
+def incident_timeline(events: pd.DataFrame, milestones: dict, history: pd.DataFrame, *, zone: str = "UTC") -> go.Figure:
+    """Lanes by kind (events as points, superseded hollow, retracted crossed), the milestone
+    spans as bars on top, and the best estimate as a step line in a panel below; a range slider
+    zooms. Hundreds of events stay readable: one lane per kind, small translucent markers."""
+    from plotly.subplots import make_subplots
+
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.74, 0.26], vertical_spacing=0.06)
+    lanes = ["milestone spans"] + [k for k in KIND_ORDER if k in set(events.get("kind", []))]
+    for label, start, end, colour in SPANS:
+        a, b = milestones.get(start), milestones.get(end)
+        if a is None or b is None:
+            continue
+        figure.add_trace(go.Scatter(
+            x=[a, b], y=["milestone spans", "milestone spans"], mode="lines", line=dict(color=colour, width=14),
+            name=label, legendgroup="spans", hovertemplate=f"{label}: %{{x}}<extra></extra>"), row=1, col=1)
+    marker_size = 9 if len(events) <= 100 else 6
+    for kind in KIND_ORDER:
+        rows = events[events["kind"] == kind] if not events.empty else events
+        if rows.empty:
+            continue
+        symbols = rows["state"].map({"superseded": "circle-open", "retracted": "x"}).fillna("circle")
+        local = rows["occurred_at"].map(lambda v: v.tz_convert(zone).strftime("%Y-%m-%d %H:%M %Z"))
+        recorded = rows["recorded_at"].map(lambda v: v.tz_convert(zone).strftime("%Y-%m-%d %H:%M %Z"))
+        figure.add_trace(go.Scatter(
+            x=rows["occurred_at"], y=[kind] * len(rows), mode="markers", name=kind,
+            marker=dict(color=KIND_COLOURS[kind], size=marker_size, symbol=symbols.tolist(),
+                        opacity=0.85 if len(events) <= 100 else 0.55, line=dict(width=1, color=KIND_COLOURS[kind])),
+            customdata=list(zip(rows["title"].map(_hover_text), local, recorded, rows["recorded_by"].map(_hover_text),
+                                rows["state"])),
+            hovertemplate=("<b>%{customdata[0]}</b><br>happened %{customdata[1]}<br>recorded %{customdata[2]}"
+                           " by %{customdata[3]}<br>%{customdata[4]}<extra></extra>"),
+        ), row=1, col=1)
+    for unit in ("individuals",):
+        data = history[history["unit"] == unit] if not history.empty else history
+        if not data.empty:
+            figure.add_trace(go.Scatter(
+                x=data["recorded_at"], y=data["best"], mode="lines+markers", line=dict(shape="hv", color="#1d4ed8"),
+                name=f"best estimate ({unit})", hovertemplate="revision %{customdata}: %{y:,}<extra></extra>",
+                customdata=data["seq"]), row=2, col=1)
+    figure.update_yaxes(categoryorder="array", categoryarray=list(reversed(lanes)), row=1, col=1)
+    figure.update_yaxes(title_text="affected", tickformat=",", rangemode="tozero", row=2, col=1)
+    figure.update_xaxes(rangeslider=dict(visible=True, thickness=0.06), row=2, col=1)
+    figure.update_layout(title="Incident timeline", legend=dict(orientation="h", y=-0.25),
+                         **{**_LAYOUT, "height": 260 + 34 * len(lanes)})
+    return figure

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import pandas as pd
 from pydantic import ValidationError
@@ -11,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from breachdash.audit.service import record_audit
 from breachdash.auth.rules import Action, Actor, require, require_signed_in
+from breachdash.common import as_utc
 from breachdash.db import read_session, write_session
 from breachdash.errors import InvalidInput, NotFound
 from breachdash.incidents.models import Incident
@@ -122,17 +124,20 @@ class CurrentScope:
     regions: pd.DataFrame  # region, count
 
 
-def latest_revision(session: Session, incident_id: int) -> ScopeRevision | None:
-    return session.exec(
-        select(ScopeRevision).where(ScopeRevision.incident_id == incident_id)
-        .order_by(col(ScopeRevision.seq).desc()).limit(1)
-    ).first()
+def latest_revision(session: Session, incident_id: int, as_known_at: datetime | None = None) -> ScopeRevision | None:
+    query = select(ScopeRevision).where(ScopeRevision.incident_id == incident_id)
+    if as_known_at is not None:
+        query = query.where(ScopeRevision.recorded_at <= as_utc(as_known_at))
+    return session.exec(query.order_by(col(ScopeRevision.seq).desc()).limit(1)).first()
 
 
-def current_scope(engine: Engine, *, actor: Actor | None, incident_id: int) -> CurrentScope | None:
+def current_scope(
+    engine: Engine, *, actor: Actor | None, incident_id: int, as_known_at: datetime | None = None
+) -> CurrentScope | None:
+    """The latest revision (as recorded by `as_known_at`, if given) with its breakdowns."""
     require_signed_in(actor)
     with read_session(engine) as session:
-        latest = latest_revision(session, incident_id)
+        latest = latest_revision(session, incident_id, as_known_at)
         if latest is None:
             return None
         previous = session.exec(
@@ -167,12 +172,15 @@ def current_scope(engine: Engine, *, actor: Actor | None, incident_id: int) -> C
     )
 
 
-def revision_history(engine: Engine, *, actor: Actor | None, incident_id: int) -> pd.DataFrame:
+def revision_history(
+    engine: Engine, *, actor: Actor | None, incident_id: int, as_known_at: datetime | None = None
+) -> pd.DataFrame:
     require_signed_in(actor)
     with read_session(engine) as session:
-        rows = session.exec(
-            select(ScopeRevision).where(ScopeRevision.incident_id == incident_id).order_by(col(ScopeRevision.seq))
-        ).all()
+        query = select(ScopeRevision).where(ScopeRevision.incident_id == incident_id)
+        if as_known_at is not None:
+            query = query.where(ScopeRevision.recorded_at <= as_utc(as_known_at))
+        rows = session.exec(query.order_by(col(ScopeRevision.seq))).all()
     frame = pd.DataFrame(
         [{"seq": r.seq, "recorded_at": r.recorded_at, "recorded_by": r.recorded_by, "low": r.low, "best": r.best,
           "high": r.high, "unit": r.unit, "confidence": r.confidence, "method": r.method, "reason": r.reason,

@@ -180,3 +180,28 @@ def timeline_frame(
                  "recorded_at", "recorded_by", "state", "supersedes", "superseded_by", "retraction_reason",
                  "automatic"],
     )
+
+
+def milestones_as_known_at(
+    engine: Engine, *, actor: Actor | None, incident_id: int, as_known_at: datetime | None = None
+) -> dict[str, datetime | None]:
+    """The incident's milestones; with `as_known_at`, as recorded by then (from the milestone
+    events, the latest recorded one for each milestone)."""
+    from breachdash.incidents.models import MILESTONE_FIELDS
+
+    require_signed_in(actor)
+    with read_session(engine) as session:
+        if as_known_at is None:
+            incident = session.get(Incident, incident_id)
+            if incident is None:
+                raise NotFound(f"No incident with id {incident_id}.")
+            return {field: getattr(incident, field) for field in MILESTONE_FIELDS}
+        events = session.exec(
+            select(TimelineEvent).where(TimelineEvent.incident_id == incident_id,
+                                        TimelineEvent.origin_type == "milestone",
+                                        TimelineEvent.recorded_at <= as_utc(as_known_at))
+            .order_by(col(TimelineEvent.recorded_at), col(TimelineEvent.id))).all()
+    known: dict[str, datetime | None] = {field: None for field in MILESTONE_FIELDS}
+    for event in events:
+        known[event.origin_ref] = event.occurred_at
+    return known

@@ -1,0 +1,139 @@
+"""Exports for Legal: the documented timeline as Markdown, CSV and JSON."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from breachdash.auth.rules import Actor, require_signed_in
+from breachdash.common import utcnow
+from breachdash.display import duration, local_time
+from breachdash.incidents.service import get_incident
+from breachdash.scope.service import latest_systems, revision_history
+from breachdash.timeline.rules import milestone_durations
+from breachdash.timeline.service import milestones_as_known_at, timeline_frame
+
+MILESTONE_NAMES = {
+    "intrusion_started_at": "Intrusion began", "detected_at": "Detected", "legal_aware_at": "Legal aware",
+    "contained_at": "Contained", "remediated_at": "Remediated", "first_notice_at": "First customer notice",
+    "closed_at": "Closed",
+}
+FORMATS = {"md": "text/markdown", "csv": "text/csv", "json": "application/json"}
+
+
+@dataclass
+class TimelineDocument:
+    incident: object
+    zone: str
+    as_known_at: datetime | None
+    produced_at: datetime
+    produced_by: str
+    milestones: dict
+    durations: list
+    systems: list[str]
+    events: pd.DataFrame
+    history: pd.DataFrame
+
+
+def timeline_document(engine: Engine, *, actor: Actor, incident_id: int, as_known_at: datetime | None = None,
+                      zone: str | None = None) -> TimelineDocument:
+    require_signed_in(actor)
+    incident = get_incident(engine, actor=actor, incident_id=incident_id)
+    milestones = milestones_as_known_at(engine, actor=actor, incident_id=incident_id, as_known_at=as_known_at)
+    events = timeline_frame(engine, actor=actor, incident_id=incident_id, as_known_at=as_known_at)
+    systems = set(latest_systems(engine, actor=actor, incident_id=incident_id)["system"]) if as_known_at is None else set()
+    for value in events["systems"]:
+        systems |= {s.strip() for s in value.split(",") if s.strip()}
+    return TimelineDocument(
+        incident=incident, zone=zone or incident.display_timezone, as_known_at=as_known_at, produced_at=utcnow(),
+        produced_by=actor.email, milestones=milestones, durations=milestone_durations(milestones),
+        systems=sorted(systems), events=events,
+        history=revision_history(engine, actor=actor, incident_id=incident_id, as_known_at=as_known_at))
+
+
+def _event_rows(doc: TimelineDocument) -> list[dict]:
+    return [{
+        "id": int(e.id), "happened": local_time(e.occurred_at, doc.zone), "precision": e.precision, "kind": e.kind,
+        "title": e.title, "detail": e.detail, "systems": e.systems, "source": e.source_ref,
+        "recorded": local_time(e.recorded_at, doc.zone), "recorded_by": e.recorded_by, "state": e.state,
+        "supersedes": None if pd.isna(e.supersedes) else int(e.supersedes),
+        "superseded_by": None if pd.isna(e.superseded_by) else int(e.superseded_by),
+        "retraction_reason": e.retraction_reason,
+    } for e in doc.events.itertuples()]
+
+
+def to_csv(doc: TimelineDocument) -> bytes:
+    buffer = io.StringIO()
+    rows = _event_rows(doc)
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["id"])
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def to_json(doc: TimelineDocument) -> bytes:
+    payload = {
+        "incident": {"slug": doc.incident.slug, "title": doc.incident.title, "company": doc.incident.company},
+        "times_shown_in": doc.zone,
+        "as_known_at": doc.as_known_at.isoformat() if doc.as_known_at else None,
+        "produced_at": doc.produced_at.isoformat(), "produced_by": doc.produced_by,
+        "systems_involved": doc.systems,
+        "milestones": {MILESTONE_NAMES[k]: (v.isoformat() if v else None) for k, v in doc.milestones.items()},
+        "durations": [{"name": d.name, "definition": d.definition,
+                       "seconds": d.value.total_seconds() if d.value is not None else None, "flag": d.flag}
+                      for d in doc.durations],
+        "events": _event_rows(doc),
+    }
+    return (json.dumps(payload, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def _md(text: object) -> str:
+    """Table-cell text that Markdown renders literally."""
+    value = str(text or "").replace("\\\\", "\\\\\\\\").replace("|", "\\\\|").replace("\\n", " ")
+    for char in "*_`[]<>#!":
+        value = value.replace(char, "\\\\" + char)
+    return value
+
+
+def to_markdown(doc: TimelineDocument) -> bytes:
+    lines = [f"# Incident timeline: {_md(doc.incident.title)}", "",
+             f"{_md(doc.incident.company)} · times in {doc.zone}",
+             f"Produced {local_time(doc.produced_at, doc.zone)} by {_md(doc.produced_by)}"
+             + (f" · **as known at {local_time(doc.as_known_at, doc.zone)}**" if doc.as_known_at else ""), "",
+             "## Systems involved", ""]
+    lines += [f"- {_md(s)}" for s in doc.systems] or ["- none recorded"]
+    lines += ["", "## Milestones", "", "| milestone | when |", "|---|---|"]
+    lines += [f"| {MILESTONE_NAMES[k]} | {local_time(v, doc.zone)} |" for k, v in doc.milestones.items()]
+    lines += ["", "## Durations", "", "| duration | value | definition |", "|---|---|---|"]
+    lines += [f"| {d.name} | {duration(d.value)}{' ⚠ ' + d.flag if d.flag else ''} | {d.definition} |"
+              for d in doc.durations]
+    lines += ["", "## Events (in the order they happened)", "",
+              "| # | happened | kind | what | systems | recorded | by | state |", "|---|---|---|---|---|---|---|---|"]
+    for row in _event_rows(doc):
+        state = row["state"]
+        if row["superseded_by"]:
+            state += f" by #{row['superseded_by']}"
+        if row["supersedes"]:
+            state += f" (corrects #{row['supersedes']})"
+        if row["retraction_reason"]:
+            state += f": {row['retraction_reason']}"
+        what = _md(row["title"]) + (f" — {_md(row['detail'])}" if row["detail"] else "")
+        lines.append(f"| {row['id']} | {row['happened']} | {row['kind']} | {what} | {_md(row['systems'])} | "
+                     f"{row['recorded']} | {_md(row['recorded_by'])} | {_md(state)} |")
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+RENDERERS = {"md": to_markdown, "csv": to_csv, "json": to_json}
+
+
+def export_timeline(engine: Engine, *, actor: Actor, incident_id: int, fmt: str,
+                    as_known_at: datetime | None = None, zone: str | None = None) -> bytes:
+    if fmt not in RENDERERS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(RENDERERS)}")
+    return RENDERERS[fmt](timeline_document(engine, actor=actor, incident_id=incident_id,
+                                            as_known_at=as_known_at, zone=zone))

@@ -1,0 +1,204 @@
+"""Incident timeline: the documented record — what happened, when it became known, who
+recorded it — with milestones, durations, "as known at", corrections, and exports for Legal."""
+from datetime import datetime, time, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from breachdash import charts, ui
+from breachdash.auth.rules import Action
+from breachdash.common import utcnow
+from breachdash.display import duration, local_time
+from breachdash.errors import BreachdashError, InvalidInput
+from breachdash.exports import FORMATS, MILESTONE_NAMES, export_timeline
+from breachdash.incidents.models import TimePrecision
+from breachdash.incidents.service import set_milestone
+from breachdash.scope.service import revision_history
+from breachdash.timeline.models import EventKind
+from breachdash.timeline.rules import local_to_utc, milestone_durations
+from breachdash.timeline.service import (
+    add_event,
+    correct_event,
+    milestones_as_known_at,
+    retract_event,
+    timeline_frame,
+)
+
+ctx = ui.page_context(__file__)
+incident = ctx.incident
+st.title("Incident timeline")
+ui.show_flash()
+
+controls = st.columns([2, 2, 3])
+zone = controls[0].text_input("Show times in (IANA zone)", value=incident.display_timezone, key="tl_zone")
+try:
+    local_to_utc(utcnow().date(), time(12, 0), zone)
+except ValueError as exc:
+    st.error(str(exc))
+    zone = incident.display_timezone
+known_at_on = controls[1].toggle("As known at…", key="tl_known_toggle",
+                                 help="Show only what had been recorded by a moment: what we knew when we said X.")
+as_known_at = None
+if known_at_on:
+    now_local = utcnow().astimezone(pd.Timestamp.now(tz=zone).tz)
+    day = controls[2].date_input("Date", value=now_local.date(), key="tl_known_day")
+    clock = controls[2].time_input("Time", value=time(now_local.hour, now_local.minute), key="tl_known_time")
+    try:
+        as_known_at = local_to_utc(day, clock, zone)
+    except ValueError as exc:
+        st.error(str(exc))
+    if as_known_at is not None:
+        st.info(f"Showing the record as known at {local_time(as_known_at, zone)}: entries recorded later, and "
+                "later corrections or retractions, are hidden.", icon="🕰️")
+
+events = timeline_frame(ctx.engine, actor=ctx.actor, incident_id=incident.id, as_known_at=as_known_at)
+milestones = milestones_as_known_at(ctx.engine, actor=ctx.actor, incident_id=incident.id, as_known_at=as_known_at)
+history = revision_history(ctx.engine, actor=ctx.actor, incident_id=incident.id, as_known_at=as_known_at)
+
+st.subheader("Milestones")
+cols = st.columns(len(MILESTONE_NAMES))
+for col, (field, name) in zip(cols, MILESTONE_NAMES.items()):
+    col.metric(name, local_time(milestones.get(field), zone, "%d %b %H:%M") if milestones.get(field) else "—")
+cols = st.columns(4)
+for col, item in zip(cols, milestone_durations(milestones)):
+    col.metric(item.name, duration(item.value), help=item.definition)
+    if item.flag:
+        col.warning(f"Check: {item.flag}.", icon="⚠️")
+
+st.plotly_chart(charts.incident_timeline(events, milestones, history, zone=zone), key="timeline_chart")
+
+st.subheader("Entries")
+filters = st.columns([3, 2])
+kinds = filters[0].multiselect("Kinds", [k.value for k in EventKind], key="tl_kinds", placeholder="all kinds")
+show_history = filters[1].toggle("Show superseded and retracted entries", value=True, key="tl_history")
+table = events
+if kinds:
+    table = table[table["kind"].isin(kinds)]
+if not show_history:
+    table = table[~table["state"].isin(["superseded", "retracted"])]
+st.dataframe(
+    table.assign(happened=table["occurred_at"].map(lambda v: local_time(v, zone)),
+                 recorded=table["recorded_at"].map(lambda v: local_time(v, zone)))[
+        ["id", "happened", "precision", "kind", "title", "detail", "systems", "source_ref", "recorded",
+         "recorded_by", "state", "supersedes", "superseded_by", "retraction_reason"]],
+    hide_index=True, key="events_table",
+    column_config={"id": "#", "happened": "Happened", "precision": "Precision", "kind": "Kind", "title": "What",
+                   "detail": "Detail", "systems": "Systems", "source_ref": "Source", "recorded": "Recorded",
+                   "recorded_by": "By", "state": "State", "supersedes": "Corrects #",
+                   "superseded_by": "Corrected by #", "retraction_reason": "Why retracted"},
+)
+
+st.subheader("Export for Legal")
+export_cols = st.columns(len(FORMATS))
+for col, (fmt, mime) in zip(export_cols, FORMATS.items()):
+    col.download_button(
+        f"Download {fmt.upper()}", data=export_timeline(ctx.engine, actor=ctx.actor, incident_id=incident.id,
+                                                       fmt=fmt, as_known_at=as_known_at, zone=zone),
+        file_name=f"{incident.slug}-timeline.{fmt}", mime=mime, key=f"export_{fmt}")
+
+
+def _event_fields(prefix: str, defaults: dict | None = None) -> dict:
+    """The shared event inputs of the add and correct forms; times are entered in a chosen zone."""
+    defaults = defaults or {}
+    a, b, c = st.columns(3)
+    day = a.date_input("Date it happened", value=defaults.get("day", utcnow().date()), key=f"{prefix}_day")
+    clock = b.time_input("Time", value=defaults.get("time", time(12, 0)), step=60, key=f"{prefix}_time")
+    event_zone = c.text_input("Time zone", value=defaults.get("zone", zone), key=f"{prefix}_zone")
+    a, b = st.columns(2)
+    kind = a.selectbox("Kind", [k.value for k in EventKind], key=f"{prefix}_kind",
+                       index=[k.value for k in EventKind].index(defaults.get("kind", "other")))
+    precision = b.selectbox("Precision", [p.value for p in TimePrecision], key=f"{prefix}_precision",
+                            index=[p.value for p in TimePrecision].index(defaults.get("precision", "exact")))
+    title = st.text_input("Title", value=defaults.get("title", ""), max_chars=300, key=f"{prefix}_title")
+    detail = st.text_area("Factual detail", value=defaults.get("detail", ""), max_chars=20_000, key=f"{prefix}_detail")
+    a, b = st.columns(2)
+    systems = a.text_input("Systems involved (comma-separated)", value=defaults.get("systems", ""),
+                           key=f"{prefix}_systems")
+    source = b.text_input("Source / evidence reference", value=defaults.get("source", ""), max_chars=500,
+                          key=f"{prefix}_source")
+    return {"day": day, "time": clock, "zone": event_zone, "kind": kind, "precision": precision, "title": title,
+            "detail": detail, "systems": systems, "source": source}
+
+
+def _event_in(fields: dict) -> dict:
+    try:
+        occurred = local_to_utc(fields["day"], fields["time"], fields["zone"])
+    except ValueError as exc:
+        raise InvalidInput.single("occurred_at", str(exc)) from None
+    return {"occurred_at": occurred, "occurred_precision": fields["precision"], "kind": fields["kind"],
+            "title": fields["title"], "detail": fields["detail"],
+            "systems": [s for s in fields["systems"].split(",") if s.strip()], "source_ref": fields["source"]}
+
+
+if ui.can(ctx.actor, Action.record_timeline_event) and as_known_at is None:
+    add_tab, correct_tab, retract_tab, milestone_tab = st.tabs(
+        ["Add an entry", "Correct an entry", "Retract an entry", "Set a milestone"])
+    with add_tab, st.form("add_event", clear_on_submit=True):
+        fields = _event_fields("add")
+        if st.form_submit_button("Add entry", type="primary"):
+            try:
+                event = add_event(ctx.engine, actor=ctx.actor, incident_id=incident.id, event_in=_event_in(fields))
+                ui.flash(f"Added entry #{event.id}.")
+                st.rerun()
+            except BreachdashError as exc:
+                ui.show_error(exc)
+    editable = events[(events["state"].isin(["current", "correction"])) & ~events["automatic"]]
+    labels = {int(r.id): f"#{r.id} · {local_time(r.occurred_at, zone, '%d %b %H:%M')} · {r.title[:60]}"
+              for r in editable.itertuples()}
+    with correct_tab:
+        if not labels:
+            st.write("No entries that people recorded yet.")
+        else:
+            chosen = st.selectbox("Entry to correct", list(labels), format_func=labels.__getitem__, key="correct_id")
+            original = editable[editable["id"] == chosen].iloc[0]
+            local = original["occurred_at"].tz_convert(zone)
+            with st.form("correct_event"):
+                fields = _event_fields(f"correct_{chosen}", {
+                    "day": local.date(), "time": local.time().replace(second=0, microsecond=0), "zone": zone,
+                    "kind": original["kind"], "precision": original["precision"], "title": original["title"],
+                    "detail": original["detail"], "systems": original["systems"], "source": original["source_ref"]})
+                reason = st.text_input("Why the correction", max_chars=2_000, key=f"correct_reason_{chosen}")
+                if st.form_submit_button("Record correction", type="primary"):
+                    try:
+                        event = correct_event(ctx.engine, actor=ctx.actor, event_id=chosen,
+                                              event_in=_event_in(fields), reason=reason)
+                        ui.flash(f"Entry #{chosen} is superseded by #{event.id}; both stay on the record.")
+                        st.rerun()
+                    except BreachdashError as exc:
+                        ui.show_error(exc)
+    with retract_tab:
+        if not labels:
+            st.write("No entries that people recorded yet.")
+        else:
+            with st.form("retract_event"):
+                chosen = st.selectbox("Entry to retract", list(labels), format_func=labels.__getitem__,
+                                      key="retract_id")
+                reason = st.text_input("Why it is retracted (required)", max_chars=2_000, key="retract_reason")
+                if st.form_submit_button("Retract entry"):
+                    try:
+                        retract_event(ctx.engine, actor=ctx.actor, event_id=chosen, reason=reason)
+                        ui.flash(f"Entry #{chosen} is retracted; it stays on the record, marked so.")
+                        st.rerun()
+                    except BreachdashError as exc:
+                        ui.show_error(exc)
+    with milestone_tab, st.form("set_milestone"):
+        field = st.selectbox("Milestone", list(MILESTONE_NAMES), format_func=MILESTONE_NAMES.__getitem__,
+                             key="ms_field")
+        a, b, c, d = st.columns(4)
+        day = a.date_input("Date", value=utcnow().date(), key="ms_day")
+        clock = b.time_input("Time", value=time(12, 0), step=60, key="ms_time")
+        ms_zone = c.text_input("Time zone", value=zone, key="ms_zone")
+        precision = d.selectbox("Precision", [p.value for p in TimePrecision], key="ms_precision")
+        if st.form_submit_button("Set milestone", type="primary"):
+            try:
+                moment = local_to_utc(day, clock, ms_zone)
+                set_milestone(ctx.engine, actor=ctx.actor, incident_id=incident.id, milestone=field, at=moment,
+                              expected_version=incident.version, precision=precision)
+                ui.flash(f"{MILESTONE_NAMES[field]} set to {local_time(moment, zone)}.")
+                st.rerun()
+            except ValueError as exc:
+                ui.show_error(InvalidInput.single("time", str(exc)))
+            except BreachdashError as exc:
+                ui.show_error(exc)
+elif as_known_at is not None:
+    st.caption("Switch off “As known at” to add or correct entries.")
