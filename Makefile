@@ -32,8 +32,9 @@ setup: $(RUNTIME_STAMP)
 run: setup
 	$(BIN)/streamlit run app.py
 
-# Browser tests need Debian's Chromium; the emoji font makes screenshots show our page icons.
-BROWSER_PACKAGES := chromium fonts-noto-color-emoji
+# Browser tests need Debian's Chromium (kaleido uses it for PDF charts too); the emoji font makes
+# screenshots show our page icons; DejaVu gives PDFs full Unicode; poppler renders PDFs to PNG in tests.
+BROWSER_PACKAGES := chromium fonts-noto-color-emoji fonts-dejavu-core poppler-utils
 chromium:
 	@missing=""; for pkg in $(BROWSER_PACKAGES); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
 	if [ -z "$$missing" ]; then :; \

@@ -116,6 +116,22 @@ def cmd_export_incident(args) -> int:
     return 0
 
 
+def cmd_export_timeline(args) -> int:
+    from breachdash.exports import export_timeline
+    from breachdash.incidents.service import find_incident
+
+    engine = _engine(args)
+    incident = find_incident(engine, args.incident)
+    data = export_timeline(engine, actor=system_actor(), incident_id=incident.id, fmt=args.format, zone=args.zone)
+    out = args.out or f"{incident.slug}-timeline.{args.format}"
+    if out == "-":
+        sys.stdout.buffer.write(data)
+    else:
+        Path(out).write_bytes(data)
+        print(f"Wrote {out} ({len(data):,} bytes).", file=sys.stderr)
+    return 0
+
+
 def cmd_import_incident(args) -> int:
     from breachdash.transfer import import_incident, parse_document
 
@@ -199,6 +215,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("incident", help="id or slug")
     export.add_argument("--out", help="file to write (default: standard output)")
     export.set_defaults(func=cmd_export_incident)
+
+    timeline = sub.add_parser("export-timeline", help="the documented timeline for Legal")
+    timeline.add_argument("incident", help="id or slug")
+    timeline.add_argument("--format", choices=["pdf", "md", "csv", "json"], default="pdf")
+    timeline.add_argument("--out", help="file to write (default: <slug>-timeline.<format>; - for stdout)")
+    timeline.add_argument("--zone", help="IANA time zone for the times shown (default: the incident's)")
+    timeline.set_defaults(func=cmd_export_timeline)
 
     imp = sub.add_parser("import-incident", help="load an incident JSON document (all or nothing)")
     imp.add_argument("file", help="path, or - for standard input")

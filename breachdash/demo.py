@@ -20,6 +20,7 @@ from breachdash.incidents.models import Incident
 from breachdash.incidents.service import create_incident, set_milestone
 from breachdash.obligations.service import add_obligation, file_obligation
 from breachdash.outreach.service import record_outreach
+from breachdash.remediation.service import add_action, set_action_status
 from breachdash.scope.service import record_revision
 from breachdash.timeline.service import add_event
 
@@ -172,14 +173,34 @@ def seed_demo(engine: Engine, *, anchor: datetime | None = None, seed: int = DEM
         with simulated_clock(at(plan["hours"])):
             record_revision(engine, actor=arch, incident_id=incident_id, revision_in=plan["revision"])
 
+    tracked: dict[str, object] = {}
+
+    def track(hours: float, key: str, text: str, category: str, owner: str, due_hours: float) -> None:
+        with simulated_clock(at(hours)):
+            tracked[key] = add_action(engine, actor=arch, incident_id=incident_id, action_in={
+                "action": text, "category": category, "owner_role": owner, "due_at": at(due_hours)})
+
+    def complete(hours: float, key: str) -> None:
+        with simulated_clock(at(hours)):
+            set_action_status(engine, actor=arch, action_id=tracked[key].id, status="done",
+                              expected_version=tracked[key].version)
+
     revise(0)
     event(10, 8, "forensic finding", "Attacker used a vendor's VPN account",
           "Logins from the vendor account came from an unfamiliar ASN since early October.", [VPN])
     milestone(12, "intrusion_started_at", at(-24 * 41), arch, precision="day")
-    event(20, 18, "containment", "Vendor VPN account disabled and loyalty-db-02 isolated",
-          "Egress blocked at the firewall; database moved to a quarantine VLAN.", [VPN, LOYALTY_DB])
+    track(14, "vpn", "Disable the vendor's VPN account and isolate loyalty-db-02", "containment", "architect", 18)
+    complete(18, "vpn")
     milestone(26, "contained_at", at(25), arch)
     revise(1)
+    track(31, "reset", "Force a password reset for every loyalty account", "remediation", "architect", 84)
+    track(31, "mfa", "Roll out multi-factor authentication for all vendor remote access", "remediation",
+          "architect", 96)
+    track(31, "segment", "Segment the loyalty platform from the corporate network", "remediation", "architect", 192)
+    track(31, "controls", "Security-controls review: intrusion detection, firewalls, multi-factor authentication",
+          "post-incident", "architect", 24 * 14)
+    track(31, "pentest", "Independent penetration test of the loyalty platform", "post-incident", "architect", 24 * 30)
+    track(31, "review", "Post-incident review with the executive team", "post-incident", "executive", 24 * 21)
     event(34, 32, "law enforcement", "FBI field office notified", "Case number recorded with Legal.", actor=legal,
           source="FBI-IC3 ref on file")
     event(40, 38, "forensic finding", "Export jobs reconstructed from query logs",
@@ -246,8 +267,8 @@ def seed_demo(engine: Engine, *, anchor: datetime | None = None, seed: int = DEM
                         reference="DPC breach notification form, ref BN-2291 (fictional)")
 
     revise(3)
-    event(84, 82, "remediation", "Password reset forced for all loyalty accounts", systems=[LOYALTY_DB])
-    event(96, 95, "remediation", "MFA enforced on all vendor remote access", systems=[VPN])
+    complete(82, "reset")
+    complete(95, "mfa")
     _record_outreach(engine, pr, phases["initial_notice"].phase_id, revisions[3]["revision"], rng, at(100))
     revise(4)
     event(130, 128, "forensic finding", "Duplicate member profiles explained the early over-count", systems=[LOYALTY_DB])
@@ -262,7 +283,7 @@ def seed_demo(engine: Engine, *, anchor: datetime | None = None, seed: int = DEM
     _move(engine, pr, phases["detailed_follow_up"].phase_id, ["in review"], at(165))
     revise(5)
     _record_outreach(engine, pr, phases["initial_notice"].phase_id, revisions[5]["revision"], rng, at(180))
-    event(190, 188, "remediation", "Network segmentation of loyalty platform completed", systems=[LOYALTY_DB])
+    complete(188, "segment")
     revise(6)
     event(206, 204, "forensic finding", "Processor confirms card range; no bank account data exported",
           systems=[PAYMENTS])

@@ -93,10 +93,12 @@ def to_json(doc: TimelineDocument) -> bytes:
 
 
 def _md(text: object) -> str:
-    """Table-cell text that Markdown renders literally."""
-    value = str(text or "").replace("\\\\", "\\\\\\\\").replace("|", "\\\\|").replace("\\n", " ")
-    for char in "*_`[]<>#!":
-        value = value.replace(char, "\\\\" + char)
+    """Table-cell text that Markdown renders literally: markup characters are escaped, and
+    angle brackets become entities so no HTML survives."""
+    value = str(text or "").replace("\\", "\\\\").replace("\r", " ").replace("\n", " ")
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for char in "|*_`[]()#!~":
+        value = value.replace(char, "\\" + char)
     return value
 
 
@@ -137,3 +139,101 @@ def export_timeline(engine: Engine, *, actor: Actor, incident_id: int, fmt: str,
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(RENDERERS)}")
     return RENDERERS[fmt](timeline_document(engine, actor=actor, incident_id=incident_id,
                                             as_known_at=as_known_at, zone=zone))
+
+
+# ---------------------------------------------------------------- PDF
+
+_FONT_DIR = "/usr/share/fonts/truetype/dejavu"
+
+
+def _chart_png(doc: TimelineDocument) -> bytes | None:
+    """The timeline chart as a PNG, drawn by kaleido with the system Chromium; None if it cannot
+    be drawn here (the PDF then says so instead of failing)."""
+    from breachdash.charts import incident_timeline
+
+    try:
+        figure = incident_timeline(doc.events, doc.milestones, doc.history, zone=doc.zone)
+        figure.update_layout(xaxis2=dict(rangeslider=dict(visible=False)), legend=dict(font=dict(size=9)))
+        return figure.to_image(format="png", width=1400, height=int(figure.layout.height or 600) + 100, scale=1)
+    except Exception:  # noqa: BLE001 - kaleido/Chromium missing or failing must not block Legal's export
+        return None
+
+
+def to_pdf(doc: TimelineDocument, *, chart: bool = True) -> bytes:
+    from pathlib import Path
+
+    from fpdf import FPDF
+    from fpdf.fonts import FontFace
+
+    pdf = FPDF(orientation="landscape", format="A4")
+    pdf.set_auto_page_break(auto=True, margin=12)
+    regular = Path(_FONT_DIR) / "DejaVuSans.ttf"
+    if regular.exists():
+        pdf.add_font("body", "", str(regular))
+        pdf.add_font("body", "B", str(Path(_FONT_DIR) / "DejaVuSans-Bold.ttf"))
+        family, clean = "body", (lambda text: str(text or ""))
+    else:  # core fonts are Latin-1 only
+        family = "helvetica"
+        clean = (lambda text: str(text or "").encode("latin-1", "replace").decode("latin-1"))
+    pdf.set_title(f"Incident timeline: {doc.incident.title}")
+    pdf.set_author(doc.produced_by)
+    pdf.add_page()
+    pdf.set_font(family, "B", 16)
+    pdf.cell(0, 9, clean(f"Incident timeline: {doc.incident.title}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(family, "", 9)
+    known = f" · as known at {local_time(doc.as_known_at, doc.zone)}" if doc.as_known_at else ""
+    pdf.cell(0, 5, clean(f"{doc.incident.company} · times in {doc.zone} · produced "
+                         f"{local_time(doc.produced_at, doc.zone)} by {doc.produced_by}{known}"),
+             new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+
+    def heading(text: str) -> None:
+        pdf.ln(2)
+        pdf.set_font(family, "B", 12)
+        pdf.cell(0, 7, clean(text), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(family, "", 8)
+
+    header_style = FontFace(emphasis="BOLD", fill_color=(229, 231, 235))
+    heading("Milestones and durations")
+    with pdf.table(col_widths=(40, 45, 40, 30, 115), headings_style=header_style, line_height=4.5,
+                   text_align="LEFT") as table:
+        table.row(["Milestone", "When", "Duration", "Value", "Definition"])
+        durations = list(doc.durations) + [None] * (len(MILESTONE_NAMES) - len(doc.durations))
+        for (field, name), item in zip(MILESTONE_NAMES.items(), durations):
+            table.row([name, local_time(doc.milestones.get(field), doc.zone),
+                       item.name if item else "", (duration(item.value) + (f" (check: {item.flag})" if item.flag else ""))
+                       if item else "", item.definition if item else ""])
+    heading("Systems involved")
+    pdf.multi_cell(0, 4.5, clean("; ".join(doc.systems) or "none recorded"), new_x="LMARGIN", new_y="NEXT")
+
+    image = _chart_png(doc) if chart else None
+    heading("Timeline chart")
+    if image is not None:
+        import io
+
+        pdf.image(io.BytesIO(image), w=pdf.epw)
+    else:
+        pdf.multi_cell(0, 4.5, "The chart could not be drawn on this server (kaleido needs Chromium); the entries "
+                               "below are the complete record.", new_x="LMARGIN", new_y="NEXT")
+
+    heading("Entries, in the order they happened (superseded and retracted entries kept)")
+    with pdf.table(col_widths=(9, 30, 22, 95, 38, 30, 36, 25), headings_style=header_style,
+                   line_height=4, text_align="LEFT") as table:
+        table.row(["#", "Happened", "Kind", "What", "Systems", "Recorded", "By", "State"])
+        for row in _event_rows(doc):
+            state = row["state"]
+            if row["superseded_by"]:
+                state += f" by #{row['superseded_by']}"
+            if row["supersedes"]:
+                state += f" (corrects #{row['supersedes']})"
+            if row["retraction_reason"]:
+                state += f": {row['retraction_reason']}"
+            detail = row["detail"] if len(row["detail"]) <= 1500 else row["detail"][:1500] + " … (full text in the JSON export)"
+            what = row["title"] + (f"\n{detail}" if detail else "")
+            table.row([str(row["id"]), row["happened"], row["kind"], clean(what), clean(row["systems"]),
+                       row["recorded"], clean(row["recorded_by"]), clean(state)])
+    return bytes(pdf.output())
+
+
+RENDERERS["pdf"] = to_pdf
+FORMATS["pdf"] = "application/pdf"

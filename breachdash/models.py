@@ -7,6 +7,7 @@ from breachdash.comms.models import ChecklistItem, CommsPhase, MessageVersion, S
 from breachdash.incidents.models import Incident
 from breachdash.obligations.models import Obligation, ObligationFiling
 from breachdash.outreach.models import OutreachCount
+from breachdash.remediation.models import RemediationAction
 from breachdash.scope.models import (
     ScopeCell,
     ScopeDataTypeCount,
@@ -20,7 +21,7 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "AuditEvent", "ChecklistItem", "CommsPhase", "Incident", "MessageVersion", "Obligation",
-    "ObligationFiling", "OutreachCount", "RoleGrant", "ScopeCell", "ScopeDataTypeCount", "ScopeRegionCount",
+    "ObligationFiling", "OutreachCount", "RemediationAction", "RoleGrant", "ScopeCell", "ScopeDataTypeCount", "ScopeRegionCount",
     "ScopeRevision", "ScopeSystemCount", "SendRecord", "SignOff", "TimelineEvent", "User",
     "metadata",
 ]

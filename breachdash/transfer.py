@@ -29,6 +29,7 @@ from breachdash.errors import InvalidInput
 from breachdash.incidents.models import MILESTONE_FIELDS, Incident
 from breachdash.obligations.models import Obligation, ObligationFiling
 from breachdash.outreach.models import OUTREACH_MEASURES, OutreachCount
+from breachdash.remediation.models import RemediationAction
 from breachdash.scope.models import (
     CellCountIn,
     DataTypeCountIn,
@@ -82,6 +83,7 @@ def export_incident(engine: Engine, *, actor: Actor, incident_id: int) -> dict:
             "timeline_events": _export_events(session, incident_id),
             "phases": _export_phases(session, incident_id),
             "obligations": _export_obligations(session, incident_id),
+            "actions": _export_actions(session, incident_id),
         }
 
 
@@ -202,6 +204,15 @@ def _export_obligations(session: Session, incident_id: int) -> list[dict]:
                          "recorded_at": _ts(f.recorded_at)} for f in filings],
         })
     return out
+
+
+def _export_actions(session: Session, incident_id: int) -> list[dict]:
+    rows = session.exec(select(RemediationAction).where(RemediationAction.incident_id == incident_id)
+                        .order_by(col(RemediationAction.id))).all()
+    return [{"action": a.action, "category": a.category, "owner_role": a.owner_role, "status": a.status,
+             "due_at": _ts(a.due_at), "done_at": _ts(a.done_at), "done_by": a.done_by,
+             "created_at": _ts(a.created_at), "created_by": a.created_by, "updated_at": _ts(a.updated_at),
+             "updated_by": a.updated_by, "version": a.version} for a in rows]
 
 
 def dumps(document: dict) -> str:
@@ -349,7 +360,8 @@ def import_incident(engine: Engine, *, actor: Actor, document: Any) -> Incident:
                      entity_id=incident.id, incident_id=incident.id,
                      after={"slug": incident.slug, "document_sha256": digest,
                             "counts": {k: len(document[k]) for k in
-                                       ("scope_revisions", "timeline_events", "phases", "obligations")}})
+                                       ("scope_revisions", "timeline_events", "phases", "obligations",
+                                        "actions")}})
     return incident
 
 
@@ -443,5 +455,10 @@ def _write_document(session: Session, doc: dict) -> Incident:
             session.add(filing)
             session.flush()
             filing_ids[f["ref"]] = filing.id
+    session.add_all([RemediationAction(
+        incident_id=incident.id, action=a["action"], category=a["category"], owner_role=a["owner_role"],
+        status=a["status"], due_at=_parse_ts(a["due_at"]), done_at=_parse_ts(a["done_at"]), done_by=a["done_by"],
+        created_at=_parse_ts(a["created_at"]), created_by=a["created_by"], updated_at=_parse_ts(a["updated_at"]),
+        updated_by=a["updated_by"], version=a["version"]) for a in doc["actions"]])
     session.flush()
     return incident

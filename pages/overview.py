@@ -5,6 +5,7 @@ import streamlit as st
 from breachdash import charts, ui
 from breachdash.analytics import overview
 from breachdash.display import compact, count, duration, local_time
+from breachdash.remediation.service import actions_frame
 
 ctx = ui.page_context(__file__)
 data = overview(ctx.engine, actor=ctx.actor, incident_id=ctx.incident.id)
@@ -69,6 +70,16 @@ for phase in data.phases.itertuples():
                   (f" · awaiting {phase.approvals_missing}" if phase.approvals_missing else " · approved"))
     done, total = int(phase.checklist_done), int(phase.checklist_total)
     c.progress(done / total if total else 0.0, text=f"checklist {done}/{total}")
+
+open_actions = actions_frame(ctx.engine, actor=ctx.actor, incident_id=incident.id, open_only=True)
+if not open_actions.empty:
+    st.subheader("Open actions")
+    st.dataframe(
+        open_actions.assign(due=open_actions["due_at"].map(lambda v: local_time(v, zone, "%d %b")))[
+            ["action", "category", "owner_role", "status", "due"]],
+        hide_index=True, key="open_actions",
+        column_config={"action": "Action", "category": "Category", "owner_role": "Owner", "status": "Status",
+                       "due": "Due"})
 
 bottom_left, bottom_right = st.columns(2)
 with bottom_left:

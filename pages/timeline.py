@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from breachdash import charts, ui
+from breachdash.auth.models import Role
 from breachdash.auth.rules import Action
 from breachdash.common import utcnow
 from breachdash.display import duration, local_time
@@ -13,6 +14,8 @@ from breachdash.errors import BreachdashError, InvalidInput
 from breachdash.exports import FORMATS, MILESTONE_NAMES, export_timeline
 from breachdash.incidents.models import TimePrecision
 from breachdash.incidents.service import set_milestone
+from breachdash.remediation.models import ActionCategory, ActionStatus
+from breachdash.remediation.service import actions_frame, add_action, set_action_status
 from breachdash.scope.service import revision_history
 from breachdash.timeline.models import EventKind
 from breachdash.timeline.rules import local_to_utc, milestone_durations
@@ -91,10 +94,64 @@ st.dataframe(
 st.subheader("Export for Legal")
 export_cols = st.columns(len(FORMATS))
 for col, (fmt, mime) in zip(export_cols, FORMATS.items()):
+    # A callable: the document is produced when the button is clicked, not on every rerun.
     col.download_button(
-        f"Download {fmt.upper()}", data=export_timeline(ctx.engine, actor=ctx.actor, incident_id=incident.id,
-                                                       fmt=fmt, as_known_at=as_known_at, zone=zone),
-        file_name=f"{incident.slug}-timeline.{fmt}", mime=mime, key=f"export_{fmt}")
+        f"Download {fmt.upper()}", file_name=f"{incident.slug}-timeline.{fmt}", mime=mime, key=f"export_{fmt}",
+        data=lambda fmt=fmt: export_timeline(ctx.engine, actor=ctx.actor, incident_id=incident.id, fmt=fmt,
+                                             as_known_at=as_known_at, zone=zone))
+st.caption("Every export holds the systems involved, milestones, durations with their definitions, who recorded "
+           "each entry and when, and the superseded and retracted entries.")
+
+st.subheader("Containment, remediation and post-incident actions")
+actions = actions_frame(ctx.engine, actor=ctx.actor, incident_id=incident.id)
+if actions.empty:
+    st.write("No actions tracked yet.")
+else:
+    st.dataframe(
+        actions.assign(due=actions["due_at"].map(lambda v: local_time(v, zone)),
+                       done=actions["done_at"].map(lambda v: local_time(v, zone)))[
+            ["action", "category", "owner_role", "status", "due", "done", "done_by"]],
+        hide_index=True, key="actions_table",
+        column_config={"action": "Action", "category": "Category", "owner_role": "Owner", "status": "Status",
+                       "due": "Due", "done": "Done", "done_by": "Done by"})
+if ui.can(ctx.actor, Action.manage_actions) and as_known_at is None:
+    left, right = st.columns(2)
+    with left, st.form("add_action", clear_on_submit=True):
+        st.markdown("**Track an action**")
+        text_ = st.text_input("Action", max_chars=300, key="action_text")
+        a, b = st.columns(2)
+        category = a.selectbox("Category", [c.value for c in ActionCategory], index=1, key="action_category")
+        owner = b.selectbox("Owner role", [r.value for r in Role if r != Role.admin], key="action_owner",
+                            format_func=lambda value: Role(value).label)
+        due_day = st.date_input("Due", value=utcnow().date() + timedelta(days=7), key="action_due")
+        if st.form_submit_button("Add action"):
+            try:
+                add_action(ctx.engine, actor=ctx.actor, incident_id=incident.id, action_in={
+                    "action": text_, "category": category, "owner_role": owner,
+                    "due_at": local_to_utc(due_day, time(17, 0), zone)})
+                ui.flash("Action added.")
+                st.rerun()
+            except BreachdashError as exc:
+                ui.show_error(exc)
+    open_actions = actions[actions["status"] != "done"]
+    with right, st.form("action_status"):
+        st.markdown("**Update an action**")
+        if open_actions.empty:
+            st.write("Every action is done.")
+            st.form_submit_button("Save", disabled=True)
+        else:
+            labels = {int(r.id): f"{r.action[:70]} ({r.status})" for r in open_actions.itertuples()}
+            chosen = st.selectbox("Action", list(labels), format_func=labels.__getitem__, key="status_action")
+            new_status = st.radio("Status", [s_.value for s_ in ActionStatus], horizontal=True, key="status_value")
+            if st.form_submit_button("Save"):
+                row = open_actions[open_actions["id"] == chosen].iloc[0]
+                try:
+                    set_action_status(ctx.engine, actor=ctx.actor, action_id=chosen, status=new_status,
+                                      expected_version=int(row["version"]))
+                    ui.flash(f"Action marked {new_status}.")
+                    st.rerun()
+                except BreachdashError as exc:
+                    ui.show_error(exc)
 
 
 def _event_fields(prefix: str, defaults: dict | None = None) -> dict:

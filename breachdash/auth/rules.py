@@ -17,6 +17,7 @@ class Action(StrEnum):
     revise_scope = "record a scope revision"
     record_timeline_event = "record a timeline event"
     set_milestone = "set an incident milestone"
+    manage_actions = "track remediation actions"
     edit_phase_plan = "edit the communication phase plan"
     edit_checklist = "edit a phase checklist"
     draft_message = "draft a message"
@@ -38,6 +39,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.revise_scope: frozenset({A}),
     Action.record_timeline_event: frozenset({A, L}),
     Action.set_milestone: frozenset({A, L}),
+    Action.manage_actions: frozenset({A, L, E}),
     Action.edit_phase_plan: frozenset({P, L}),
     Action.edit_checklist: frozenset({E, P, L, A}),
     Action.draft_message: frozenset({P, L}),

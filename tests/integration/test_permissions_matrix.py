@@ -13,6 +13,7 @@ from breachdash.errors import PermissionDenied
 from breachdash.incidents.service import create_incident, get_incident, set_milestone, update_incident
 from breachdash.obligations.service import add_obligation
 from breachdash.outreach.service import record_outreach
+from breachdash.remediation.service import add_action, set_action_status
 from breachdash.scope.service import record_revision
 from breachdash.timeline.service import add_event
 from breachdash.transfer import export_incident, import_incident
@@ -28,6 +29,7 @@ EXPECTED = {
     Action.revise_scope: {"architect"},
     Action.record_timeline_event: {"architect", "legal"},
     Action.set_milestone: {"architect", "legal"},
+    Action.manage_actions: {"architect", "legal", "executive"},
     Action.edit_phase_plan: {"pr", "legal"},
     Action.edit_checklist: {"executive", "pr", "legal", "architect"},
     Action.draft_message: {"pr", "legal"},
@@ -91,6 +93,10 @@ def _call(action, engine, actor, role, ctx, index):
         current = get_incident(engine, actor=system_actor(), incident_id=incident_id)
         set_milestone(engine, actor=actor, incident_id=incident_id, milestone="contained_at",
                       at=utcnow() - timedelta(hours=index + 1), expected_version=current.version)
+    elif action == Action.manage_actions:
+        item = add_action(engine, actor=actor, incident_id=incident_id,
+                          action_in={"action": f"Patch by {role}", "owner_role": "architect"})
+        set_action_status(engine, actor=actor, action_id=item.id, status="done", expected_version=item.version)
     elif action == Action.edit_phase_plan:
         key = ["detailed_follow_up", "remediation_update", "closure_review", "detailed_follow_up",
                "remediation_update"][index]

@@ -1,0 +1,75 @@
+"""AppTest for the Timeline page: entries, milestones, as-known-at, forms and exports."""
+import json
+from datetime import timedelta
+
+from sqlalchemy import text
+
+from breachdash.db import make_engine
+from tests.app.test_pages import _app
+
+
+def _timeline(email):
+    at = _app(email)
+    at.switch_page("pages/timeline.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _event_count(url) -> int:
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        count = connection.execute(text("SELECT count(*) FROM timeline_events")).scalar()
+    engine.dispose()
+    return count
+
+
+def test_timeline_page__lists_every_entry_with_milestones_and_durations(demo_url):
+    at = _timeline("ceo@demo.example")
+    entries = next(d.value for d in at.dataframe if "recorded_by" in d.value.columns)
+    assert len(entries) == _event_count(demo_url)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Dwell time"] == "41d 0h" and metrics["Detected"] != "—"
+    assert [b.label for b in at.get("download_button")] == ["Download MD", "Download CSV", "Download JSON", "Download PDF"]
+    assert "Add entry" not in [b.label for b in at.button]  # executives read; architects and Legal write
+
+
+def test_timeline_page__architect_adds_an_entry_in_another_zone(demo_url):
+    before = _event_count(demo_url)
+    at = _timeline("architect@demo.example")
+    at.text_input(key="add_title").input("Firewall rule added")
+    at.text_input(key="add_zone").input("Europe/Berlin")
+    [b for b in at.button if b.label == "Add entry"][0].click().run()
+    assert not at.exception and _event_count(demo_url) == before + 1
+    engine = make_engine(demo_url)
+    with engine.connect() as connection:
+        recorded = connection.execute(text(
+            "SELECT title, recorded_by FROM timeline_events ORDER BY id DESC LIMIT 1")).one()
+    engine.dispose()
+    assert tuple(recorded) == ("Firewall rule added", "architect@demo.example")
+
+
+def test_timeline_page__skipped_local_time_is_refused_with_the_field(demo_url):
+    import datetime as dt
+
+    before = _event_count(demo_url)
+    at = _timeline("legal@demo.example")
+    at.date_input(key="add_day").set_value(dt.date(2026, 3, 8))
+    at.time_input(key="add_time").set_value(dt.time(2, 30))
+    at.text_input(key="add_zone").input("America/New_York")
+    at.text_input(key="add_title").input("During the DST jump")
+    [b for b in at.button if b.label == "Add entry"][0].click().run()
+    assert any("does not exist in America" in e.value for e in at.error)  # shown escaped: New\\_York
+    assert _event_count(demo_url) == before
+
+
+def test_timeline_page__as_known_at_the_start_shows_nothing_recorded_later(demo_url):
+    import datetime as dt
+
+    at = _timeline("legal@demo.example")
+    at.toggle(key="tl_known_toggle").set_value(True).run()
+    at.date_input(key="tl_known_day").set_value(dt.date(2026, 11, 2))
+    at.time_input(key="tl_known_time").set_value(dt.time(6, 0)).run()
+    assert not at.exception
+    entries = next(d.value for d in at.dataframe if "recorded_by" in d.value.columns)
+    assert 0 < len(entries) < _event_count(demo_url)
+    assert "Add entry" not in [b.label for b in at.button]

@@ -1,0 +1,43 @@
+"""In Chromium: an architect adds a timeline entry; Legal sees it and downloads the documented
+timeline; a 500-event incident still renders cleanly."""
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.test_sign_in_journeys import TIMEOUT, _sign_in
+
+pytestmark = pytest.mark.e2e
+
+
+def _open_timeline(page):
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Timeline").click()
+    expect(page.get_by_role("heading", name="Incident timeline")).to_be_visible(timeout=TIMEOUT)
+
+
+def test_architect_adds_an_entry_and_legal_downloads_the_timeline(page, demo_server, artifacts, tmp_path):
+    _sign_in(page, demo_server.url, "architect@demo.example", "demo-architect")
+    expect(page.get_by_role("heading", name="Loyalty database breach")).to_be_visible(timeout=TIMEOUT)
+    _open_timeline(page)
+    page.get_by_label("Title").first.fill("Second staging server found <img src=x onerror=alert(1)>")
+    page.get_by_label("Factual detail").first.fill("Found during the sweep of the DMZ; **not** yet imaged.")
+    page.get_by_role("button", name="Add entry").click()
+    expect(page.get_by_text("Added entry").first).to_be_visible(timeout=TIMEOUT)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(artifacts / "e2e-timeline-architect.png"), full_page=True)
+
+    legal = page.context.browser.new_context(viewport={"width": 1400, "height": 2400}, accept_downloads=True).new_page()
+    dialogs = []
+    legal.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    _sign_in(legal, demo_server.url, "legal@demo.example", "demo-legal-counsel")
+    expect(legal.get_by_role("heading", name="Loyalty database breach")).to_be_visible(timeout=TIMEOUT)
+    _open_timeline(legal)
+    with legal.expect_download() as download_info:
+        legal.get_by_role("button", name="Download MD").click()
+    saved = tmp_path / download_info.value.suggested_filename
+    download_info.value.save_as(saved)
+    text = saved.read_text(encoding="utf-8")
+    assert "Second staging server found" in text and "architect@demo.example" in text
+    assert "<img" not in text
+    legal.wait_for_timeout(1500)
+    legal.screenshot(path=str(artifacts / "e2e-timeline-legal.png"), full_page=True)
+    assert dialogs == [], "markup in a title must not run"
+    legal.context.close()
