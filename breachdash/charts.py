@@ -111,8 +111,12 @@ def incident_timeline(events: pd.DataFrame, milestones: dict, history: pd.DataFr
     zooms. Hundreds of events stay readable: one lane per kind, small translucent markers."""
     from plotly.subplots import make_subplots
 
-    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.74, 0.26], vertical_spacing=0.06)
-    lanes = ["milestone spans"] + [k for k in KIND_ORDER if k in set(events.get("kind", []))]
+    estimate = history[history["unit"] == "individuals"] if not history.empty else history
+    panels = 2 if not estimate.empty else 1
+    figure = make_subplots(rows=panels, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                           row_heights=[0.74, 0.26] if panels == 2 else [1.0])
+    present = set(events["kind"]) if "kind" in events else set()
+    lanes = ["milestone spans"] + [k for k in KIND_ORDER if k in present]
     for label, start, end, colour in SPANS:
         a, b = milestones.get(start), milestones.get(end)
         if a is None or b is None:
@@ -137,16 +141,14 @@ def incident_timeline(events: pd.DataFrame, milestones: dict, history: pd.DataFr
             hovertemplate=("<b>%{customdata[0]}</b><br>happened %{customdata[1]}<br>recorded %{customdata[2]}"
                            " by %{customdata[3]}<br>%{customdata[4]}<extra></extra>"),
         ), row=1, col=1)
-    for unit in ("individuals",):
-        data = history[history["unit"] == unit] if not history.empty else history
-        if not data.empty:
-            figure.add_trace(go.Scatter(
-                x=data["recorded_at"], y=data["best"], mode="lines+markers", line=dict(shape="hv", color="#1d4ed8"),
-                name=f"best estimate ({unit})", hovertemplate="revision %{customdata}: %{y:,}<extra></extra>",
-                customdata=data["seq"]), row=2, col=1)
+    if panels == 2:
+        figure.add_trace(go.Scatter(
+            x=estimate["recorded_at"], y=estimate["best"], mode="lines+markers", line=dict(shape="hv", color="#1d4ed8"),
+            name="best estimate (individuals)", hovertemplate="revision %{customdata}: %{y:,}<extra></extra>",
+            customdata=estimate["seq"]), row=2, col=1)
+        figure.update_yaxes(title_text="affected", tickformat=",", rangemode="tozero", row=2, col=1)
     figure.update_yaxes(categoryorder="array", categoryarray=list(reversed(lanes)), row=1, col=1)
-    figure.update_yaxes(title_text="affected", tickformat=",", rangemode="tozero", row=2, col=1)
-    figure.update_xaxes(rangeslider=dict(visible=True, thickness=0.06), row=2, col=1)
+    figure.update_xaxes(rangeslider=dict(visible=True, thickness=0.06), row=panels, col=1)
     figure.update_layout(title="Incident timeline", legend=dict(orientation="h", y=-0.25),
                          **{**_LAYOUT, "height": 260 + 34 * len(lanes)})
     return figure

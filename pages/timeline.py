@@ -43,7 +43,7 @@ known_at_on = controls[1].toggle("As known at…", key="tl_known_toggle",
                                  help="Show only what had been recorded by a moment: what we knew when we said X.")
 as_known_at = None
 if known_at_on:
-    now_local = utcnow().astimezone(pd.Timestamp.now(tz=zone).tz)
+    now_local = pd.Timestamp(utcnow()).tz_convert(zone)
     day = controls[2].date_input("Date", value=now_local.date(), key="tl_known_day")
     clock = controls[2].time_input("Time", value=time(now_local.hour, now_local.minute), key="tl_known_time")
     try:
@@ -61,7 +61,10 @@ history = revision_history(ctx.engine, actor=ctx.actor, incident_id=incident.id,
 st.subheader("Milestones")
 cols = st.columns(len(MILESTONE_NAMES))
 for col, (field, name) in zip(cols, MILESTONE_NAMES.items()):
-    col.metric(name, local_time(milestones.get(field), zone, "%d %b %H:%M") if milestones.get(field) else "—")
+    moment = milestones.get(field)
+    col.metric(name, local_time(moment, zone, "%d %b") if moment else "—")
+    if moment:
+        col.caption(local_time(moment, zone, "%Y %H:%M %Z"))
 cols = st.columns(4)
 for col, item in zip(cols, milestone_durations(milestones)):
     col.metric(item.name, duration(item.value), help=item.definition)
@@ -157,9 +160,11 @@ if ui.can(ctx.actor, Action.manage_actions) and as_known_at is None:
 def _event_fields(prefix: str, defaults: dict | None = None) -> dict:
     """The shared event inputs of the add and correct forms; times are entered in a chosen zone."""
     defaults = defaults or {}
+    now_here = pd.Timestamp(utcnow()).tz_convert(zone)
     a, b, c = st.columns(3)
-    day = a.date_input("Date it happened", value=defaults.get("day", utcnow().date()), key=f"{prefix}_day")
-    clock = b.time_input("Time", value=defaults.get("time", time(12, 0)), step=60, key=f"{prefix}_time")
+    day = a.date_input("Date it happened", value=defaults.get("day", now_here.date()), key=f"{prefix}_day")
+    clock = b.time_input("Time", value=defaults.get("time", time(now_here.hour, now_here.minute)), step=60,
+                         key=f"{prefix}_time")
     event_zone = c.text_input("Time zone", value=defaults.get("zone", zone), key=f"{prefix}_zone")
     a, b = st.columns(2)
     kind = a.selectbox("Kind", [k.value for k in EventKind], key=f"{prefix}_kind",
@@ -242,8 +247,9 @@ if ui.can(ctx.actor, Action.record_timeline_event) and as_known_at is None:
         field = st.selectbox("Milestone", list(MILESTONE_NAMES), format_func=MILESTONE_NAMES.__getitem__,
                              key="ms_field")
         a, b, c, d = st.columns(4)
-        day = a.date_input("Date", value=utcnow().date(), key="ms_day")
-        clock = b.time_input("Time", value=time(12, 0), step=60, key="ms_time")
+        now_here = pd.Timestamp(utcnow()).tz_convert(zone)
+        day = a.date_input("Date", value=now_here.date(), key="ms_day")
+        clock = b.time_input("Time", value=time(now_here.hour, now_here.minute), step=60, key="ms_time")
         ms_zone = c.text_input("Time zone", value=zone, key="ms_zone")
         precision = d.selectbox("Precision", [p.value for p in TimePrecision], key="ms_precision")
         if st.form_submit_button("Set milestone", type="primary"):

@@ -150,3 +150,31 @@ def admin() -> Actor:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+def add_synthetic_incident(url: str, *, events: int, slug: str = "synthetic-500") -> int:
+    """An incident with `events` timeline entries of every kind spread over 60 days, written
+    through the services (as a load for rendering checks)."""
+    import random
+    from datetime import timedelta
+
+    from breachdash.common import simulated_clock
+    from breachdash.incidents.service import create_incident
+    from breachdash.timeline.models import EventKind
+    from breachdash.timeline.service import add_event
+
+    engine = make_engine(url)
+    architect = actor_with(Role.architect)
+    incident = create_incident(engine, actor=actor_with(Role.admin), incident_in={
+        "slug": slug, "title": f"Synthetic incident with {events} events", "company": "Load Test Ltd"})
+    rng = random.Random(5)
+    start = DEMO_ANCHOR - timedelta(days=60)
+    kinds = list(EventKind)
+    for index in range(events):
+        happened = start + timedelta(minutes=rng.randrange(0, 60 * 24 * 60))
+        with simulated_clock(happened + timedelta(hours=rng.randrange(1, 48))):
+            add_event(engine, actor=architect, incident_id=incident.id, event_in={
+                "occurred_at": happened, "kind": kinds[index % len(kinds)],
+                "title": f"Synthetic entry {index + 1}", "detail": "generated for a rendering check"})
+    engine.dispose()
+    return incident.id

@@ -73,3 +73,15 @@ def test_timeline_page__as_known_at_the_start_shows_nothing_recorded_later(demo_
     entries = next(d.value for d in at.dataframe if "recorded_by" in d.value.columns)
     assert 0 < len(entries) < _event_count(demo_url)
     assert "Add entry" not in [b.label for b in at.button]
+
+
+def test_timeline_page__renders_an_incident_with_500_events(demo_url):
+    from tests.conftest import add_synthetic_incident
+
+    incident_id = add_synthetic_incident(demo_url, events=500)
+    at = _app("legal@demo.example")
+    at.session_state["breachdash_incident_id"] = incident_id
+    at.switch_page("pages/timeline.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    entries = next(d.value for d in at.dataframe if "recorded_by" in d.value.columns)
+    assert len(entries) == 500

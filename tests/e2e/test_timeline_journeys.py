@@ -41,3 +41,19 @@ def test_architect_adds_an_entry_and_legal_downloads_the_timeline(page, demo_ser
     legal.screenshot(path=str(artifacts / "e2e-timeline-legal.png"), full_page=True)
     assert dialogs == [], "markup in a title must not run"
     legal.context.close()
+
+
+def test_a_500_event_incident_renders_cleanly(page, demo_server, artifacts):
+    from tests.conftest import add_synthetic_incident
+
+    add_synthetic_incident(demo_server.database_url, events=500, slug="synthetic-500-e2e")
+    _sign_in(page, demo_server.url, "legal@demo.example", "demo-legal-counsel")
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_test_id("stSelectbox")).to_be_visible(timeout=TIMEOUT)
+    sidebar.get_by_test_id("stSelectbox").click()
+    page.get_by_role("option", name="Synthetic incident with 500 events").click()
+    _open_timeline(page)
+    expect(page.get_by_text("Synthetic entry").first).to_be_attached(timeout=TIMEOUT)
+    page.wait_for_timeout(2000)
+    page.screenshot(path=str(artifacts / "e2e-timeline-500-events.png"), full_page=True)
+    assert page.external_requests == []

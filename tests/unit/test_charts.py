@@ -56,3 +56,34 @@ def test_exposure_heatmap__rows_by_sensitivity_columns_by_size():
     assert list(heat.y) == ["Payment card numbers", "Names"]
     assert list(heat.x) == ["US-CA", "DE"]
     assert heat.z.tolist() == [[3, 0], [9, 5]]
+
+
+def _events(count):
+    kinds = ["detection", "containment", "legal"]
+    return pd.DataFrame({
+        "id": range(count), "occurred_at": [pd.Timestamp(T0) + pd.Timedelta(hours=i) for i in range(count)],
+        "recorded_at": [pd.Timestamp(T0) + pd.Timedelta(hours=i + 1) for i in range(count)],
+        "kind": [kinds[i % 3] for i in range(count)], "title": [f"e{i}" for i in range(count)],
+        "recorded_by": ["a@x.example"] * count,
+        "state": ["superseded" if i == 0 else "retracted" if i == 1 else "current" for i in range(count)]})
+
+
+def test_incident_timeline__lanes_spans_markers_and_estimate_panel():
+    milestones = {"intrusion_started_at": T0 - timedelta(days=10), "detected_at": T0,
+                  "contained_at": T0 + timedelta(days=1), "first_notice_at": None}
+    figure = charts.incident_timeline(_events(6), milestones, _history(), zone="America/New_York")
+    names = [t.name for t in figure.data]
+    assert names[:2] == ["Dwell time", "Containing"]  # no first notice yet: no third span
+    detection = next(t for t in figure.data if t.name == "detection")
+    assert list(detection.marker.symbol) == ["circle-open", "circle"]
+    assert next(t for t in figure.data if t.name == "containment").marker.symbol[0] == "x"
+    assert names[-1] == "best estimate (individuals)" and list(figure.data[-1].y) == [100, 98]
+    assert detection.customdata[0][1] == "2026-10-31 20:00 EDT"  # 00:00 UTC, before New York falls back
+
+
+def test_incident_timeline__500_events_use_smaller_translucent_markers_and_no_empty_panel():
+    figure = charts.incident_timeline(_events(500), {}, _history().iloc[:0])
+    markers = [t for t in figure.data if t.mode == "markers"]
+    assert sum(len(t.x) for t in markers) == 500
+    assert all(t.marker.size == 6 and t.marker.opacity < 0.6 for t in markers)
+    assert figure.layout.xaxis.rangeslider.visible and "xaxis2" not in figure.layout
