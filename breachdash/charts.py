@@ -149,6 +149,11 @@ def incident_timeline(events: pd.DataFrame, milestones: dict, history: pd.DataFr
         figure.update_yaxes(title_text="affected", tickformat=",", rangemode="tozero", row=2, col=1)
     figure.update_yaxes(categoryorder="array", categoryarray=list(reversed(lanes)), row=1, col=1)
     figure.update_xaxes(rangeslider=dict(visible=True, thickness=0.06), row=panels, col=1)
+    figure.update_xaxes(rangeselector=dict(x=1, xanchor="right", y=1.04, buttons=[
+        dict(count=2, label="2 days", step="day", stepmode="backward"),
+        dict(count=7, label="week", step="day", stepmode="backward"),
+        dict(count=1, label="month", step="month", stepmode="backward"),
+        dict(step="all", label="all")]), row=1, col=1)
     figure.update_layout(title="Incident timeline", legend=dict(orientation="h", y=-0.25),
                          **{**_LAYOUT, "height": 260 + 34 * len(lanes)})
     return figure

@@ -153,7 +153,7 @@ def _chart_png(doc: TimelineDocument) -> bytes | None:
 
     try:
         figure = incident_timeline(doc.events, doc.milestones, doc.history, zone=doc.zone)
-        figure.update_xaxes(rangeslider=dict(visible=False))
+        figure.update_xaxes(rangeslider=dict(visible=False), rangeselector=dict(visible=False))
         figure.update_layout(legend=dict(font=dict(size=9)))
         return figure.to_image(format="png", width=1400, height=int(figure.layout.height or 600) + 100, scale=1)
     except Exception:  # noqa: BLE001 - kaleido/Chromium missing or failing must not block Legal's export

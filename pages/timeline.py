@@ -9,14 +9,14 @@ from breachdash import charts, ui
 from breachdash.auth.models import Role
 from breachdash.auth.rules import Action
 from breachdash.common import utcnow
-from breachdash.display import duration, local_time
+from breachdash.display import count, duration, local_time
 from breachdash.errors import BreachdashError, InvalidInput
 from breachdash.exports import FORMATS, MILESTONE_NAMES, export_timeline
 from breachdash.incidents.models import TimePrecision
 from breachdash.incidents.service import set_milestone
 from breachdash.remediation.models import ActionCategory, ActionStatus
 from breachdash.remediation.service import actions_frame, add_action, set_action_status
-from breachdash.scope.service import revision_history
+from breachdash.scope.service import current_scope, revision_history
 from breachdash.timeline.models import EventKind
 from breachdash.timeline.rules import local_to_utc, milestone_durations
 from breachdash.timeline.service import (
@@ -57,6 +57,16 @@ if known_at_on:
 events = timeline_frame(ctx.engine, actor=ctx.actor, incident_id=incident.id, as_known_at=as_known_at)
 milestones = milestones_as_known_at(ctx.engine, actor=ctx.actor, incident_id=incident.id, as_known_at=as_known_at)
 history = revision_history(ctx.engine, actor=ctx.actor, incident_id=incident.id, as_known_at=as_known_at)
+
+if as_known_at is not None:
+    known_scope = current_scope(ctx.engine, actor=ctx.actor, incident_id=incident.id, as_known_at=as_known_at)
+    if known_scope is None:
+        st.write("No scope estimate had been recorded by then.")
+    else:
+        types = ", ".join(f"{row.name} ({row.status})" for row in known_scope.data_types.itertuples()) or "none"
+        st.markdown(f"**Scope as known then** — revision {known_scope.seq}: best {count(known_scope.best)} "
+                    f"{known_scope.unit} (range {count(known_scope.low)}–{count(known_scope.high)}).")
+        st.text(f"Exposed data types then: {types}")
 
 st.subheader("Milestones")
 cols = st.columns(len(MILESTONE_NAMES))

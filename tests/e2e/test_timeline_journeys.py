@@ -1,5 +1,7 @@
 """In Chromium: an architect adds a timeline entry; Legal sees it and downloads the documented
 timeline; a 500-event incident still renders cleanly."""
+import subprocess
+
 import pytest
 from playwright.sync_api import expect
 
@@ -30,13 +32,17 @@ def test_architect_adds_an_entry_and_legal_downloads_the_timeline(page, demo_ser
     _sign_in(legal, demo_server.url, "legal@demo.example", "demo-legal-counsel")
     expect(legal.get_by_role("heading", name="Loyalty database breach")).to_be_visible(timeout=TIMEOUT)
     _open_timeline(legal)
-    with legal.expect_download() as download_info:
-        legal.get_by_role("button", name="Download MD").click()
+    with legal.expect_download(timeout=60_000) as download_info:
+        legal.get_by_role("button", name="Download PDF").click()
     saved = tmp_path / download_info.value.suggested_filename
     download_info.value.save_as(saved)
-    text = saved.read_text(encoding="utf-8")
-    assert "Second staging server found" in text and "architect@demo.example" in text
-    assert "<img" not in text
+    assert saved.name.endswith("-timeline.pdf") and saved.read_bytes().startswith(b"%PDF")
+    text = subprocess.run(["pdftotext", str(saved), "-"], capture_output=True, text=True, check=True).stdout
+    squeezed = "".join(text.split())  # table cells wrap long words across lines
+    assert "Secondstagingserverfound" in squeezed and "architect@demo.example" in squeezed
+    assert "Dwelltime" in squeezed and "Systemsinvolved" in squeezed
+    subprocess.run(["pdftoppm", "-r", "60", "-png", "-f", "1", "-l", "2", str(saved),
+                    str(artifacts / "e2e-timeline-pdf-page")], check=True)
     legal.wait_for_timeout(1500)
     legal.screenshot(path=str(artifacts / "e2e-timeline-legal.png"), full_page=True)
     assert dialogs == [], "markup in a title must not run"
