@@ -121,3 +121,21 @@ def test_long_detail_is_kept_whole(engine, incident):
     detail = "x" * 10_000
     event = add_event(engine, actor=ARCHITECT, incident_id=incident.id, event_in=_event("long", detail=detail))
     assert timeline_frame(engine, actor=LEGAL, incident_id=incident.id).set_index("id").loc[event.id, "detail"] == detail
+
+
+def test_export_timeline_cli__pdf_and_markdown(databases, tmp_path):
+    import subprocess
+    import sys
+
+    url = databases.fresh_url("sqlite", demo=True)
+    for fmt in ("md", "pdf"):
+        out = tmp_path / f"timeline.{fmt}"
+        result = subprocess.run([sys.executable, "-m", "breachdash", "--database-url", url, "export-timeline",
+                                 "kestrel-loyalty-breach", "--format", fmt, "--out", str(out)],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+    assert (tmp_path / "timeline.md").read_text().startswith("# Incident timeline: Loyalty database breach")
+    assert (tmp_path / "timeline.pdf").read_bytes().startswith(b"%PDF")
+    bad = subprocess.run([sys.executable, "-m", "breachdash", "--database-url", url, "export-timeline", "nope"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "No incident" in bad.stderr
