@@ -67,6 +67,18 @@ def _event_rows(doc: TimelineDocument) -> list[dict]:
     } for e in doc.events.itertuples()]
 
 
+def _state_text(row: dict) -> str:
+    """'superseded by #12', 'correction (corrects #7)', 'retracted: reason' — for readers of the export."""
+    state = row["state"]
+    if row["superseded_by"]:
+        state += f" by #{row['superseded_by']}"
+    if row["supersedes"]:
+        state += f" (corrects #{row['supersedes']})"
+    if row["retraction_reason"]:
+        state += f": {row['retraction_reason']}"
+    return state
+
+
 def to_csv(doc: TimelineDocument) -> bytes:
     buffer = io.StringIO()
     rows = _event_rows(doc)
@@ -117,13 +129,7 @@ def to_markdown(doc: TimelineDocument) -> bytes:
     lines += ["", "## Events (in the order they happened)", "",
               "| # | happened | kind | what | systems | recorded | by | state |", "|---|---|---|---|---|---|---|---|"]
     for row in _event_rows(doc):
-        state = row["state"]
-        if row["superseded_by"]:
-            state += f" by #{row['superseded_by']}"
-        if row["supersedes"]:
-            state += f" (corrects #{row['supersedes']})"
-        if row["retraction_reason"]:
-            state += f": {row['retraction_reason']}"
+        state = _state_text(row)
         what = _md(row["title"]) + (f" — {_md(row['detail'])}" if row["detail"] else "")
         lines.append(f"| {row['id']} | {row['happened']} | {row['kind']} | {what} | {_md(row['systems'])} | "
                      f"{row['recorded']} | {_md(row['recorded_by'])} | {_md(state)} |")
@@ -222,13 +228,7 @@ def to_pdf(doc: TimelineDocument, *, chart: bool = True) -> bytes:
                    line_height=4, text_align="LEFT") as table:
         table.row(["#", "Happened", "Kind", "What", "Systems", "Recorded", "By", "State"])
         for row in _event_rows(doc):
-            state = row["state"]
-            if row["superseded_by"]:
-                state += f" by #{row['superseded_by']}"
-            if row["supersedes"]:
-                state += f" (corrects #{row['supersedes']})"
-            if row["retraction_reason"]:
-                state += f": {row['retraction_reason']}"
+            state = _state_text(row)
             detail = row["detail"] if len(row["detail"]) <= 1500 else row["detail"][:1500] + " … (full text in the JSON export)"
             what = row["title"] + (f"\n{detail}" if detail else "")
             table.row([str(row["id"]), row["happened"], row["kind"], clean(what), clean(row["systems"]),
