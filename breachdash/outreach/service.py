@@ -14,6 +14,8 @@ from breachdash.db import read_session, write_session
 from breachdash.errors import InvalidInput, NotFound
 from breachdash.outreach.models import OUTREACH_MEASURES, OutreachCount
 from breachdash.reference import is_valid_region
+from breachdash.timeline.models import EventKind
+from breachdash.timeline.service import log_event
 from breachdash.versioning import apply_versioned_update
 
 
@@ -46,6 +48,22 @@ def outreach_problems(counts: OutreachCountsIn) -> list[tuple[str, str]]:
     return problems
 
 
+OUTREACH_MILESTONES = (0.25, 0.5, 0.75, 1.0)
+
+
+def crossed_milestones(before: float, after: float) -> list[float]:
+    """Delivery shares (of those targeted) passed by this change, e.g. 0.48 -> 0.52 crosses 0.5."""
+    return [m for m in OUTREACH_MILESTONES if before < m <= after]
+
+
+def _phase_delivery(session, phase_id: int) -> tuple[int, int]:
+    delivered, targeted = session.exec(
+        select(cast(func.coalesce(func.sum(OutreachCount.delivered), 0), BigInteger),
+               cast(func.coalesce(func.sum(OutreachCount.targeted), 0), BigInteger))
+        .where(OutreachCount.phase_id == phase_id)).one()
+    return int(delivered), int(targeted)
+
+
 def record_outreach(
     engine: Engine, *, actor: Actor, phase_id: int, counts_in: OutreachCountsIn | dict,
     expected_version: int | None = None,
@@ -65,6 +83,7 @@ def record_outreach(
         if phase is None:
             raise NotFound(f"No communication phase with id {phase_id}.")
         region = counts_in.region.upper()
+        delivered_before, targeted_before = _phase_delivery(session, phase_id)
         cell = session.exec(select(OutreachCount).where(
             OutreachCount.phase_id == phase_id, OutreachCount.channel == counts_in.channel.value,
             OutreachCount.region == region, OutreachCount.segment == counts_in.segment)).first()
@@ -80,6 +99,14 @@ def record_outreach(
                 session, OutreachCount, row_id=cell.id,
                 expected_version=cell.version if expected_version is None else expected_version,
                 changes=values, actor_email=actor.email)
+        delivered, targeted = _phase_delivery(session, phase_id)
+        share_before = delivered_before / targeted_before if targeted_before else 0.0
+        share_after = delivered / targeted if targeted else 0.0
+        for milestone in crossed_milestones(share_before, share_after):
+            log_event(session, incident_id=phase.incident_id, kind=EventKind.communication,
+                      title=f"Outreach milestone: {phase.name} {milestone:.0%} delivered "
+                            f"({delivered:,} of {targeted:,} targeted)",
+                      recorded_by=actor.email, origin=("outreach", f"{phase.key}:{milestone:.2f}"))
         record_audit(session, actor=actor.email, action="outreach.recorded", entity_type="outreach_count",
                      entity_id=cell.id, incident_id=phase.incident_id, before=before,
                      after={"phase": phase.key, "channel": cell.channel, "region": cell.region,

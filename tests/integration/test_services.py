@@ -208,3 +208,21 @@ def test_record_revision__correction_says_what_it_corrects(engine):
     assert events["title"].str.contains("corrects revision 1").any()
     history = revision_history(engine, actor=system_actor(), incident_id=incident.id)
     assert history["change"].tolist()[1] == -1
+
+
+def test_outreach__delivery_milestones_go_on_the_timeline_once(engine):
+    from breachdash.comms.service import phase_progress
+    from breachdash.outreach.service import crossed_milestones, record_outreach
+
+    assert crossed_milestones(0.48, 0.52) == [0.5] and crossed_milestones(0.0, 1.0) == [0.25, 0.5, 0.75, 1.0]
+    incident = _incident(engine)
+    phase_id = int(phase_progress(engine, actor=system_actor(), incident_id=incident.id)
+                   .set_index("key").loc["initial_notice", "phase_id"])
+    pr = actor_with(Role.pr)
+    for delivered in (10, 30, 30, 60):
+        record_outreach(engine, actor=pr, phase_id=phase_id, counts_in={
+            "channel": "email", "region": "DE", "targeted": 100, "sent": 100, "delivered": delivered})
+    titles = [t for t in timeline_frame(engine, actor=system_actor(), incident_id=incident.id)["title"]
+              if t.startswith("Outreach milestone")]
+    assert titles == ["Outreach milestone: Initial notice 25% delivered (30 of 100 targeted)",
+                      "Outreach milestone: Initial notice 50% delivered (60 of 100 targeted)"]
