@@ -52,16 +52,26 @@ OUTREACH_MILESTONES = (0.25, 0.5, 0.75, 1.0)
 
 
 def crossed_milestones(before: float, after: float) -> list[float]:
-    """Delivery shares (of those targeted) passed by this change, e.g. 0.48 -> 0.52 crosses 0.5."""
+    """Delivery shares passed by this change, e.g. 0.48 -> 0.52 crosses 0.5."""
     return [m for m in OUTREACH_MILESTONES if before < m <= after]
 
 
-def _phase_delivery(session, phase_id: int) -> tuple[int, int]:
-    delivered, targeted = session.exec(
-        select(cast(func.coalesce(func.sum(OutreachCount.delivered), 0), BigInteger),
-               cast(func.coalesce(func.sum(OutreachCount.targeted), 0), BigInteger))
-        .where(OutreachCount.phase_id == phase_id)).one()
-    return int(delivered), int(targeted)
+def _phase_delivered(session, phase_id: int) -> int:
+    return int(session.exec(select(cast(func.coalesce(func.sum(OutreachCount.delivered), 0), BigInteger))
+                            .where(OutreachCount.phase_id == phase_id)).one())
+
+
+def _people_to_reach(session, incident_id: int, phase_id: int) -> tuple[int, str]:
+    """The basis for delivery milestones: the affected individuals of the latest estimate (a
+    stable total while cells are entered one by one), else the total targeted so far."""
+    from breachdash.scope.service import latest_revision
+
+    latest = latest_revision(session, incident_id)
+    if latest is not None and latest.unit == "individuals" and latest.best > 0:
+        return latest.best, "affected customers"
+    targeted = int(session.exec(select(cast(func.coalesce(func.sum(OutreachCount.targeted), 0), BigInteger))
+                                .where(OutreachCount.phase_id == phase_id)).one())
+    return targeted, "targeted"
 
 
 def record_outreach(
@@ -83,7 +93,7 @@ def record_outreach(
         if phase is None:
             raise NotFound(f"No communication phase with id {phase_id}.")
         region = counts_in.region.upper()
-        delivered_before, targeted_before = _phase_delivery(session, phase_id)
+        delivered_before = _phase_delivered(session, phase_id)
         cell = session.exec(select(OutreachCount).where(
             OutreachCount.phase_id == phase_id, OutreachCount.channel == counts_in.channel.value,
             OutreachCount.region == region, OutreachCount.segment == counts_in.segment)).first()
@@ -99,14 +109,14 @@ def record_outreach(
                 session, OutreachCount, row_id=cell.id,
                 expected_version=cell.version if expected_version is None else expected_version,
                 changes=values, actor_email=actor.email)
-        delivered, targeted = _phase_delivery(session, phase_id)
-        share_before = delivered_before / targeted_before if targeted_before else 0.0
-        share_after = delivered / targeted if targeted else 0.0
-        for milestone in crossed_milestones(share_before, share_after):
-            log_event(session, incident_id=phase.incident_id, kind=EventKind.communication,
-                      title=f"Outreach milestone: {phase.name} {milestone:.0%} delivered "
-                            f"({delivered:,} of {targeted:,} targeted)",
-                      recorded_by=actor.email, origin=("outreach", f"{phase.key}:{milestone:.2f}"))
+        delivered = _phase_delivered(session, phase_id)
+        basis, basis_name = _people_to_reach(session, phase.incident_id, phase_id)
+        if basis:
+            for milestone in crossed_milestones(delivered_before / basis, delivered / basis):
+                log_event(session, incident_id=phase.incident_id, kind=EventKind.communication,
+                          title=f"Outreach milestone: {phase.name} delivered to {milestone:.0%} of "
+                                f"{basis_name} ({delivered:,} of {basis:,})",
+                          recorded_by=actor.email, origin=("outreach", f"{phase.key}:{milestone:.2f}"))
         record_audit(session, actor=actor.email, action="outreach.recorded", entity_type="outreach_count",
                      entity_id=cell.id, incident_id=phase.incident_id, before=before,
                      after={"phase": phase.key, "channel": cell.channel, "region": cell.region,

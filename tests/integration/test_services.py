@@ -224,5 +224,11 @@ def test_outreach__delivery_milestones_go_on_the_timeline_once(engine):
             "channel": "email", "region": "DE", "targeted": 100, "sent": 100, "delivered": delivered})
     titles = [t for t in timeline_frame(engine, actor=system_actor(), incident_id=incident.id)["title"]
               if t.startswith("Outreach milestone")]
-    assert titles == ["Outreach milestone: Initial notice 25% delivered (30 of 100 targeted)",
-                      "Outreach milestone: Initial notice 50% delivered (60 of 100 targeted)"]
+    assert titles == ["Outreach milestone: Initial notice delivered to 25% of targeted (30 of 100)",
+                      "Outreach milestone: Initial notice delivered to 50% of targeted (60 of 100)"]
+    record_revision(engine, actor=actor_with(Role.architect), incident_id=incident.id,
+                    revision_in={"low": 200, "best": 200, "high": 200})
+    record_outreach(engine, actor=pr, phase_id=phase_id, counts_in={
+        "channel": "email", "region": "FR", "targeted": 100, "sent": 100, "delivered": 100})
+    last = timeline_frame(engine, actor=system_actor(), incident_id=incident.id)["title"].iloc[-1]
+    assert last == "Outreach milestone: Initial notice delivered to 75% of affected customers (160 of 200)"
