@@ -212,13 +212,13 @@ def seed_demo(engine: Engine, *, anchor: datetime | None = None, seed: int = DEM
     with simulated_clock(at(48)):
         alignment = comms.save_message(engine, actor=pr, phase_id=phases["internal_alignment"].phase_id,
                                        subject="Agreed facts and holding statement", body=_ALIGNMENT_TEXT)
-    revise(2)
     _complete_checklist(engine, actors, phases["internal_alignment"].phase_id, at(50))
     for hours, role in ((51, Role.legal), (52, Role.pr)):
         with simulated_clock(at(hours)):
             comms.sign_off(engine, actor=actors[role], message_version_id=alignment.id, role=role,
                            decision="approve", comment="Agreed as the single factual message.")
     _move(engine, pr, phases["internal_alignment"].phase_id, ["in review", "approved"], at(53))
+    revise(2)
 
     # Initial notice: first a draft that Legal sends back, then the approved text.
     with simulated_clock(at(56)):
@@ -236,14 +236,7 @@ def seed_demo(engine: Engine, *, anchor: datetime | None = None, seed: int = DEM
     for hours, role in ((63, Role.legal), (64, Role.pr), (65, Role.executive)):
         with simulated_clock(at(hours)):
             comms.sign_off(engine, actor=actors[role], message_version_id=notice.id, role=role, decision="approve")
-    _complete_checklist(engine, actors, phases["initial_notice"].phase_id, at(66))
-    _move(engine, pr, phases["initial_notice"].phase_id, ["in review", "approved"], at(67))
-    with simulated_clock(at(70)):
-        phase_version = _phase_version(engine, legal, incident_id, "initial_notice")
-        comms.mark_sent(engine, actor=pr, phase_id=phases["initial_notice"].phase_id,
-                        channels=["email", "web notice"], expected_version=phase_version)
-
-    with simulated_clock(at(66)):
+    with simulated_clock(at(65.5)):
         gdpr = add_obligation(engine, actor=legal, incident_id=incident_id, obligation_in={
             "rule_id": "eu-gdpr-art33", "jurisdiction": "EU", "regime": "GDPR Art. 33",
             "recipient": "regulator", "reason": "EU residents affected (DE, FR, IE, NL, ES); personal data breach.",
@@ -262,6 +255,13 @@ def seed_demo(engine: Engine, *, anchor: datetime | None = None, seed: int = DEM
             "rule_id": "us-sec-8k-105", "jurisdiction": "US", "regime": "SEC Form 8-K Item 1.05",
             "recipient": "regulator", "applicability": "may apply",
             "reason": "The company is an SEC registrant; materiality determination pending."})
+    _complete_checklist(engine, actors, phases["initial_notice"].phase_id, at(66))
+    _move(engine, pr, phases["initial_notice"].phase_id, ["in review", "approved"], at(67))
+    with simulated_clock(at(70)):
+        phase_version = _phase_version(engine, legal, incident_id, "initial_notice")
+        comms.mark_sent(engine, actor=pr, phase_id=phases["initial_notice"].phase_id,
+                        channels=["email", "web notice"], expected_version=phase_version)
+
     with simulated_clock(at(71)):
         file_obligation(engine, actor=legal, obligation_id=gdpr.id, filed_at=at(70.5),
                         reference="DPC breach notification form, ref BN-2291 (fictional)")

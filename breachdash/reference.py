@@ -19,6 +19,11 @@ class DataType:
     display_name: str
     tier: str
     plain_description: str
+    keywords: str = ""  # ';'-separated phrases that mean this data type in a message
+
+    @property
+    def phrases(self) -> list[str]:
+        return [k.strip().lower() for k in self.keywords.split(";") if k.strip()]
 
 
 @dataclass(frozen=True)

@@ -25,18 +25,50 @@ class SignOffView:
     decision: str
     content_sha256: str
     signed_at: object
+    stale_reason: str | None = None  # set when the facts it relied on changed after signing
+
+
+@dataclass(frozen=True)
+class RevisionFacts:
+    """The parts of a scope revision an approval of a customer message relies on."""
+
+    seq: int
+    best: int
+    unit: str
+    data_types: frozenset[str]
+
+
+def stale_reason(at_signing: RevisionFacts | None, now: RevisionFacts | None) -> str | None:
+    """Why an approval no longer holds: a later revision changed the best estimate or the exposed
+    data types. None while the facts it relied on still stand."""
+    if now is None or (at_signing is not None and now.seq == at_signing.seq):
+        return None
+    if at_signing is None:
+        return f"the first estimate (revision {now.seq}) was recorded after signing"
+    reasons = []
+    if (now.best, now.unit) != (at_signing.best, at_signing.unit):
+        reasons.append(f"the best estimate changed from {at_signing.best:,} to {now.best:,} {now.unit}")
+    added, removed = now.data_types - at_signing.data_types, at_signing.data_types - now.data_types
+    if added:
+        reasons.append(f"newly exposed data types: {', '.join(sorted(added))}")
+    if removed:
+        reasons.append(f"no longer listed as exposed: {', '.join(sorted(removed))}")
+    if not reasons:
+        return None
+    return "; ".join(reasons) + f" (revision {now.seq})"
 
 
 def missing_sign_offs(
     *, content_sha256: str, required_roles: Iterable[str], sign_offs: Sequence[SignOffView]
 ) -> list[str]:
-    """Required roles whose latest decision on this exact text is not an approval."""
+    """Required roles whose latest decision on this exact text is not a standing approval."""
     latest: dict[str, SignOffView] = {}
     for item in sorted(sign_offs, key=lambda s: s.signed_at):
         if item.content_sha256 == content_sha256:
             latest[item.role] = item
     return [role for role in required_roles
-            if role not in latest or latest[role].decision != Decision.approve.value]
+            if role not in latest or latest[role].decision != Decision.approve.value
+            or latest[role].stale_reason is not None]
 
 
 def transition_problem(

@@ -22,11 +22,14 @@ from breachdash.comms.models import (
     SendRecord,
     SignOff,
 )
+from breachdash.comms.checks import Facts, check_message
 from breachdash.comms.rules import (
     ALIGNMENT_PHASE_KEY,
+    RevisionFacts,
     SignOffView,
     missing_sign_offs,
     role_label,
+    stale_reason,
     transition_problem,
 )
 from breachdash.common import utcnow
@@ -34,7 +37,7 @@ from breachdash.config import DATA_DIR
 from breachdash.db import read_session, write_session
 from breachdash.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from breachdash.incidents.models import Incident
-from breachdash.scope.models import ScopeRevision
+from breachdash.scope.models import ScopeDataTypeCount, ScopeRevision
 from breachdash.timeline.models import EventKind
 from breachdash.timeline.service import log_event
 from breachdash.versioning import apply_versioned_update
@@ -88,16 +91,48 @@ def _latest_version(session: Session, phase: CommsPhase) -> MessageVersion | Non
     ).first()
 
 
-def _sign_off_views(session: Session, version: MessageVersion) -> list[SignOffView]:
+def _revision_facts(session: Session, incident_id: int, seq: int | None) -> RevisionFacts | None:
+    """The facts of revision `seq` (the latest when None)."""
+    query = select(ScopeRevision).where(ScopeRevision.incident_id == incident_id)
+    query = query.where(ScopeRevision.seq == seq) if seq is not None else query.order_by(col(ScopeRevision.seq).desc())
+    revision = session.exec(query.limit(1)).first()
+    if revision is None:
+        return None
+    types = session.exec(select(ScopeDataTypeCount.data_type).where(ScopeDataTypeCount.revision_id == revision.id)).all()
+    return RevisionFacts(seq=revision.seq, best=revision.best, unit=revision.unit, data_types=frozenset(types))
+
+
+def _sign_off_views(session: Session, version: MessageVersion, incident_id: int) -> list[SignOffView]:
     rows = session.exec(select(SignOff).where(SignOff.message_version_id == version.id)).all()
-    return [SignOffView(r.role, r.signer, r.decision, r.content_sha256, r.signed_at) for r in rows]
+    now = _revision_facts(session, incident_id, None)
+    views = []
+    for r in rows:
+        stale = None
+        if r.decision == Decision.approve.value:
+            at_signing = _revision_facts(session, incident_id, r.facts_revision_seq) if r.facts_revision_seq else None
+            stale = stale_reason(at_signing, now)
+        views.append(SignOffView(r.role, r.signer, r.decision, r.content_sha256, r.signed_at, stale))
+    return views
+
+
+def message_facts(session: Session, incident_id: int) -> Facts:
+    """What a message is checked against: the latest estimate and exposure, and earlier bests."""
+    revisions = session.exec(select(ScopeRevision).where(ScopeRevision.incident_id == incident_id)
+                             .order_by(col(ScopeRevision.seq))).all()
+    if not revisions:
+        return Facts()
+    latest = revisions[-1]
+    exposed = session.exec(select(ScopeDataTypeCount.data_type)
+                           .where(ScopeDataTypeCount.revision_id == latest.id)).all()
+    return Facts(low=latest.low, best=latest.best, high=latest.high, revision_seq=latest.seq,
+                 exposed=frozenset(exposed), earlier_bests={r.seq: r.best for r in revisions})
 
 
 def _missing(session: Session, phase: CommsPhase, version: MessageVersion | None) -> list[str]:
     if version is None:
         return list(phase.required_roles)
     return missing_sign_offs(content_sha256=version.content_sha256, required_roles=phase.required_roles,
-                             sign_offs=_sign_off_views(session, version))
+                             sign_offs=_sign_off_views(session, version, phase.incident_id))
 
 
 def _alignment_done(session: Session, incident_id: int) -> bool:
@@ -126,12 +161,12 @@ def save_message(
         digest = content_hash(subject, body)
         if previous is not None and previous.content_sha256 == digest:
             raise Conflict(f"Version {previous.number} already has exactly this text.")
-        facts_seq = session.exec(select(func.max(ScopeRevision.seq)).where(
-            ScopeRevision.incident_id == phase.incident_id)).one()
+        facts = message_facts(session, phase.incident_id)
+        checks = check_message(subject, body, facts, customer_facing=phase.audience != "internal")
         version = MessageVersion(
             phase_id=phase.id, audience=phase.audience, number=(previous.number + 1) if previous else 1,
-            subject=subject, body=body, content_sha256=digest, facts_revision_seq=facts_seq,
-            created_by=actor.email,
+            subject=subject, body=body, content_sha256=digest, facts_revision_seq=facts.revision_seq,
+            checks=checks.as_dict(), created_by=actor.email,
         )
         session.add(version)
         session.flush()

@@ -47,3 +47,14 @@ def test_demo__shape_of_the_story(demo_engine):
         assert {row.email.split("@")[0] for row in q("SELECT email FROM users WHERE is_demo")} == \
             {"ceo", "pr", "legal", "architect", "admin"}
     assert verify_chain(demo_engine).ok
+
+
+def test_demo__history_is_written_in_time_order(demo_engine):
+    """The demo replays the incident day by day: audit and timeline recording times never go back."""
+    from breachdash.audit.service import audit_frame
+    from breachdash.timeline.service import timeline_frame
+
+    audit = audit_frame(demo_engine, actor=system_actor(), limit=10_000).sort_values("#")
+    assert audit["when (UTC)"].is_monotonic_increasing
+    events = timeline_frame(demo_engine, actor=system_actor(), incident_id=1).sort_values("id")
+    assert events["recorded_at"].is_monotonic_increasing
