@@ -21,6 +21,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/overview.py", "Overview", "📊", "overview", default=True),
     PageSpec("pages/scope.py", "Scope & exposure", "🎯", "scope"),
     PageSpec("pages/timeline.py", "Incident timeline", "🕒", "timeline"),
+    PageSpec("pages/communications.py", "Communications", "✉️", "communications"),
     PageSpec("pages/audit_trail.py", "Audit trail", "🧾", "audit", needs=Action.view_audit),
     PageSpec("pages/users.py", "Users & roles", "👥", "users", needs=Action.manage_users),
 )

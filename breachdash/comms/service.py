@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import timedelta
 
 import pandas as pd
@@ -37,6 +38,7 @@ from breachdash.config import DATA_DIR
 from breachdash.db import read_session, write_session
 from breachdash.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from breachdash.incidents.models import Incident
+from breachdash.reference import tier_rank
 from breachdash.scope.models import ScopeDataTypeCount, ScopeRevision
 from breachdash.timeline.models import EventKind
 from breachdash.timeline.service import log_event
@@ -277,6 +279,10 @@ def mark_sent(
     with write_session(engine) as session:
         phase = _phase(session, phase_id)
         latest = _latest_version(session, phase)
+        unfilled = (latest.checks or {}).get("placeholders", []) if latest else []
+        if unfilled:
+            raise Conflict(f"blocked: version {latest.number} still has unfilled placeholders "
+                           f"({', '.join('{{' + p + '}}' for p in unfilled)})")
         # The sent record below is the timeline entry for this move.
         phase = _transition(session, actor=actor, phase=phase, target=PhaseStatus.sent,
                             expected_version=expected_version, log=False)
@@ -351,3 +357,97 @@ def phase_progress(engine: Engine, *, actor: Actor | None, incident_id: int) -> 
     return pd.DataFrame(rows, columns=["phase_id", "key", "phase", "position", "audience", "status", "target_at",
                                        "checklist_done", "checklist_total", "latest_version",
                                        "approvals_missing", "version"])
+
+
+# ---------------------------------------------------------------- read side and helpers for the page
+
+def templates() -> list[dict]:
+    return json.loads((DATA_DIR / "message_templates.json").read_text(encoding="utf-8"))["templates"]
+
+
+def fill_template(engine: Engine, *, actor: Actor, incident_id: int, template_key: str,
+                  contact_line: str = "") -> tuple[str, str]:
+    """A template's subject and body with the live facts filled in; a value breachdash does not
+    know (e.g. the contact line, until given) stays as its {{placeholder}}, which blocks sending."""
+    from breachdash.reference import data_types as catalogue
+
+    require_signed_in(actor)
+    template = next((t for t in templates() if t["key"] == template_key), None)
+    if template is None:
+        raise NotFound(f"No message template {template_key!r}.")
+    with read_session(engine) as session:
+        incident = session.get(Incident, incident_id)
+        facts = message_facts(session, incident_id)
+    names = catalogue()
+    exposed = sorted(facts.exposed, key=lambda code: (tier_rank(code), code))
+    values = {
+        "company": incident.company,
+        "best_estimate": f"{facts.best:,}" if facts.best else None,
+        "data_types": ", ".join(re.sub(r"^your ", "", names[c].plain_description) for c in exposed if c in names)
+        or None,
+        "detected_date": incident.detected_at.strftime("%-d %B %Y") if incident.detected_at else None,
+        "contact_line": contact_line.strip() or None,
+    }
+
+    def fill(text: str) -> str:
+        return re.sub(r"\{\{\s*([a-z_]+)\s*\}\}",
+                      lambda m: values.get(m.group(1)) or m.group(0), text)
+
+    return fill(template["subject"]), fill(template["body"])
+
+
+def live_checks(engine: Engine, *, actor: Actor, phase_id: int, subject: str, body: str) -> dict:
+    """The checks a save would record, for showing while drafting (writes nothing)."""
+    require_signed_in(actor)
+    with read_session(engine) as session:
+        phase = _phase(session, phase_id)
+        facts = message_facts(session, phase.incident_id)
+    return check_message(subject, body, facts, customer_facing=phase.audience != "internal").as_dict()
+
+
+def phase_detail(engine: Engine, *, actor: Actor | None, phase_id: int) -> dict:
+    """Everything the page shows for one phase: checklist, versions, sign-offs on the latest text
+    (with stale reasons), what is still missing, and the sent log."""
+    require_signed_in(actor)
+    with read_session(engine) as session:
+        phase = _phase(session, phase_id)
+        items = session.exec(select(ChecklistItem).where(ChecklistItem.phase_id == phase_id)
+                             .order_by(col(ChecklistItem.position), col(ChecklistItem.id))).all()
+        versions = session.exec(select(MessageVersion).where(MessageVersion.phase_id == phase_id)
+                                .order_by(col(MessageVersion.number))).all()
+        latest = _latest_version(session, phase)
+        views = _sign_off_views(session, latest, phase.incident_id) if latest else []
+        comments = {(r.signer, r.role, r.signed_at): r.comment for r in session.exec(
+            select(SignOff).where(SignOff.message_version_id == latest.id)).all()} if latest else {}
+        sends = session.exec(select(SendRecord).where(SendRecord.phase_id == phase_id)
+                             .order_by(col(SendRecord.sent_at))).all()
+        missing = _missing(session, phase, latest)
+    return {
+        "phase": phase,
+        "checklist": pd.DataFrame(
+            [{"id": i.id, "done": i.done_at is not None, "item": i.text, "owner": role_label(i.owner_role),
+              "due_at": i.due_at, "done_by": i.done_by, "done_at": i.done_at, "version": i.version} for i in items],
+            columns=["id", "done", "item", "owner", "due_at", "done_by", "done_at", "version"]),
+        "versions": versions,
+        "latest": latest,
+        "sign_offs": pd.DataFrame(
+            [{"role": role_label(v.role), "signer": v.signer, "decision": v.decision, "signed_at": v.signed_at,
+              "comment": comments.get((v.signer, v.role, v.signed_at), ""),
+              "standing": "stale: " + v.stale_reason if v.stale_reason else
+              ("current" if v.decision == Decision.approve.value else "—")} for v in views],
+            columns=["role", "signer", "decision", "signed_at", "comment", "standing"]),
+        "missing": [role_label(r) for r in missing] if latest else [],
+        "sends": pd.DataFrame([{"version": next((v.number for v in versions if v.id == s.message_version_id), None),
+                                "channel": s.channel, "sent_at": s.sent_at, "sent_by": s.sent_by,
+                                "open_warnings": len(s.open_warnings)} for s in sends],
+                              columns=["version", "channel", "sent_at", "sent_by", "open_warnings"]),
+    }
+
+
+def save_checklist(engine: Engine, *, actor: Actor, changes: list[dict]) -> int:
+    """Apply ticked/unticked items from an edited checklist: each {id, done, version}. A stale row
+    stops the save with who changed it; rows before it stay saved (each is its own record)."""
+    for change in changes:
+        set_checklist_item(engine, actor=actor, item_id=int(change["id"]), done=bool(change["done"]),
+                           expected_version=int(change["version"]))
+    return len(changes)

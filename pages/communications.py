@@ -1,0 +1,196 @@
+"""Communications: the phases, their checklists, message versions with live checks, sign-offs
+on exact text, and the sent log. No customer contact before Legal and PR agree one message."""
+import difflib
+
+import pandas as pd
+import streamlit as st
+
+from breachdash import ui
+from breachdash.auth.models import Role
+from breachdash.auth.rules import Action
+from breachdash.comms.models import Channel, Decision, PhaseStatus
+from breachdash.comms.rules import ALLOWED_TRANSITIONS
+from breachdash.comms.service import (
+    fill_template,
+    live_checks,
+    mark_sent,
+    phase_detail,
+    phase_progress,
+    save_checklist,
+    save_message,
+    sign_off,
+    templates,
+    transition_phase,
+)
+from breachdash.display import local_time
+from breachdash.errors import BreachdashError
+
+ctx = ui.page_context(__file__)
+incident, zone = ctx.incident, ctx.incident.display_timezone
+st.title("Communications")
+st.caption("No customer contact before Legal and PR have agreed one factual message. Approvals bind to the exact "
+           "text, and go stale when the facts they relied on change.")
+ui.show_flash()
+
+progress = phase_progress(ctx.engine, actor=ctx.actor, incident_id=incident.id)
+st.dataframe(
+    progress.assign(target=progress["target_at"].map(lambda v: local_time(v, zone, "%d %b %H:%M")),
+                    checklist=progress.apply(lambda r: f"{int(r.checklist_done)}/{int(r.checklist_total)}", axis=1),
+                    draft=progress["latest_version"].map(lambda v: "—" if pd.isna(v) else f"v{int(v)}"))[
+        ["position", "phase", "audience", "status", "target", "checklist", "draft", "approvals_missing"]],
+    hide_index=True, key="phase_table",
+    column_config={"position": "#", "phase": "Phase", "audience": "Audience", "status": "Status",
+                   "target": "Target", "checklist": "Checklist", "draft": "Latest draft",
+                   "approvals_missing": "Awaiting approval from"})
+
+labels = {int(r.phase_id): f"{r.position}. {r.phase} ({r.status})" for r in progress.itertuples()}
+phase_id = st.selectbox("Phase", list(labels), format_func=labels.__getitem__, key="comms_phase")
+detail = phase_detail(ctx.engine, actor=ctx.actor, phase_id=phase_id)
+phase, latest = detail["phase"], detail["latest"]
+
+checklist_tab, draft_tab, versions_tab, signoff_tab, status_tab = st.tabs(
+    ["Checklist", "Draft", "Versions", "Sign-offs", "Status & sending"])
+
+with checklist_tab:
+    checklist = detail["checklist"]
+    edited = st.data_editor(
+        checklist.assign(due=checklist["due_at"].map(lambda v: local_time(v, zone, "%d %b")))[
+            ["id", "done", "item", "owner", "due", "done_by", "version"]],
+        hide_index=True, key=f"checklist_{phase_id}", disabled=["id", "item", "owner", "due", "done_by", "version"],
+        column_config={"id": None, "version": None, "done": st.column_config.CheckboxColumn("Done"),
+                       "item": "Item", "owner": "Owner", "due": "Due", "done_by": "Done by"})
+    if ui.can(ctx.actor, Action.edit_checklist) and st.button("Save checklist", key=f"save_checklist_{phase_id}"):
+        changed = edited[edited["done"] != checklist["done"]]
+        try:
+            saved = save_checklist(ctx.engine, actor=ctx.actor, changes=changed[["id", "done", "version"]]
+                                   .to_dict("records"))
+            ui.flash(f"Saved {saved} checklist change(s).")
+            st.rerun()
+        except BreachdashError as exc:
+            ui.show_error(exc)
+
+with draft_tab:
+    if not ui.can(ctx.actor, Action.draft_message):
+        st.info("PR and Legal draft messages; everyone can read every version.")
+    else:
+        names = {t["key"]: t["name"] for t in templates()}
+        a, b, c = st.columns([2, 3, 1])
+        template_key = a.selectbox("Start from a template", list(names), format_func=names.__getitem__,
+                                   key=f"template_{phase_id}")
+        contact = b.text_input("Contact line for the template", key=f"contact_{phase_id}",
+                               placeholder="e.g. call 0800 000 0000 or visit example.com/notice")
+        if c.button("Use template", key=f"use_template_{phase_id}"):
+            subject, body = fill_template(ctx.engine, actor=ctx.actor, incident_id=incident.id,
+                                          template_key=template_key, contact_line=contact)
+            st.session_state[f"subject_{phase_id}"], st.session_state[f"body_{phase_id}"] = subject, body
+        if f"body_{phase_id}" not in st.session_state and latest is not None:
+            st.session_state[f"subject_{phase_id}"], st.session_state[f"body_{phase_id}"] = latest.subject, latest.body
+        subject = st.text_input("Subject", key=f"subject_{phase_id}", max_chars=300)
+        body = st.text_area("Message", key=f"body_{phase_id}", height=320, max_chars=200_000)
+        checks = live_checks(ctx.engine, actor=ctx.actor, phase_id=phase_id, subject=subject, body=body)
+        st.markdown("**Checks** (they warn; Legal decides)")
+        if checks["warnings"]:
+            for warning in checks["warnings"]:
+                st.warning(warning, icon="⚠️")
+        else:
+            st.success("No warnings: plain language, all required elements, numbers and data types match the facts.")
+        if checks["grade"] is not None:
+            st.caption(f"Reading grade {checks['grade']:.1f}")
+        with st.expander("Preview (shown as plain text, exactly as saved)"):
+            st.text(subject)
+            st.text(body)
+        if st.button("Save as new version", type="primary", key=f"save_version_{phase_id}"):
+            try:
+                version = save_message(ctx.engine, actor=ctx.actor, phase_id=phase_id, subject=subject, body=body)
+                ui.flash(f"Saved version {version.number} ({len(version.checks.get('warnings', []))} open warnings).")
+                st.rerun()
+            except BreachdashError as exc:
+                ui.show_error(exc)
+
+with versions_tab:
+    versions = detail["versions"]
+    if not versions:
+        st.write("No versions yet.")
+    else:
+        st.dataframe(pd.DataFrame([{
+            "version": v.number, "saved": local_time(v.created_at, zone), "by": v.created_by,
+            "sha256": v.content_sha256[:12], "open warnings": len((v.checks or {}).get("warnings", [])),
+            "facts (revision)": v.facts_revision_seq} for v in versions]), hide_index=True, key="versions_table")
+        numbers = [v.number for v in versions]
+        a, b = st.columns(2)
+        left_no = a.selectbox("Compare version", numbers, index=max(0, len(numbers) - 2), key=f"diff_a_{phase_id}")
+        right_no = b.selectbox("with version", numbers, index=len(numbers) - 1, key=f"diff_b_{phase_id}")
+        left_v, right_v = (next(v for v in versions if v.number == n) for n in (left_no, right_no))
+        a.text(f"v{left_v.number} · {left_v.subject}")
+        a.code(left_v.body, language=None, wrap_lines=True)
+        b.text(f"v{right_v.number} · {right_v.subject}")
+        b.code(right_v.body, language=None, wrap_lines=True)
+        diff = "\n".join(difflib.unified_diff(
+            [left_v.subject, *left_v.body.splitlines()], [right_v.subject, *right_v.body.splitlines()],
+            fromfile=f"v{left_v.number}", tofile=f"v{right_v.number}", lineterm=""))
+        st.markdown("**Changes**")
+        st.code(diff or "(identical)", language="diff", wrap_lines=True)
+
+with signoff_tab:
+    if latest is None:
+        st.write("Nothing to sign yet: no draft saved.")
+    else:
+        st.markdown(f"**Version {latest.number}** · sha256 `{latest.content_sha256[:16]}…` · needs "
+                    f"{', '.join(Role(r).label for r in phase.required_roles)}")
+        if detail["missing"]:
+            st.warning("Awaiting: " + ", ".join(detail["missing"]), icon="⏳")
+        else:
+            st.success("Every required role has approved this exact text.")
+        st.dataframe(detail["sign_offs"].assign(signed=detail["sign_offs"]["signed_at"].map(
+            lambda v: local_time(v, zone)))[["role", "signer", "decision", "signed", "comment", "standing"]],
+            hide_index=True, key="signoffs_table")
+        my_roles = [r for r in phase.required_roles if ctx.actor.holds(Role(r))]
+        if ui.can(ctx.actor, Action.sign_off) and my_roles:
+            with st.form(f"sign_{phase_id}"):
+                role = st.selectbox("Sign as", my_roles, format_func=lambda r: Role(r).label, key=f"sign_role_{phase_id}")
+                decision = st.radio("Decision", [d.value for d in Decision], horizontal=True, key=f"decision_{phase_id}")
+                comment = st.text_area("Comment", max_chars=10_000, key=f"sign_comment_{phase_id}")
+                if st.form_submit_button(f"Sign version {latest.number}", type="primary"):
+                    try:
+                        sign_off(ctx.engine, actor=ctx.actor, message_version_id=latest.id, role=role,
+                                 decision=decision, comment=comment, expected_sha256=latest.content_sha256)
+                        ui.flash(f"Signed version {latest.number} as {Role(role).label}: {decision}.")
+                        st.rerun()
+                    except BreachdashError as exc:
+                        ui.show_error(exc)
+
+with status_tab:
+    st.markdown(f"Status: **{phase.status}** · audience: {phase.audience} · channels: {', '.join(phase.channels)}")
+    if ui.can(ctx.actor, Action.edit_phase_plan):
+        targets = [s for s in PhaseStatus if s in ALLOWED_TRANSITIONS[PhaseStatus(phase.status)] and s != PhaseStatus.sent]
+        for target in targets:
+            if st.button(f"Move to “{target.value}”", key=f"move_{phase_id}_{target.name}"):
+                try:
+                    transition_phase(ctx.engine, actor=ctx.actor, phase_id=phase_id, to_status=target,
+                                     expected_version=phase.version)
+                    ui.flash(f"{phase.name} is now {target.value}.")
+                    st.rerun()
+                except BreachdashError as exc:
+                    ui.show_error(exc)
+    if ui.can(ctx.actor, Action.mark_sent) and phase.status == PhaseStatus.approved:
+        with st.form(f"send_{phase_id}"):
+            channels = st.multiselect("Sent through", [c.value for c in Channel], default=phase.channels,
+                                      key=f"channels_{phase_id}")
+            if latest is not None and (latest.checks or {}).get("warnings"):
+                st.warning(f"Version {latest.number} has {len(latest.checks['warnings'])} open warning(s); "
+                           "sending records that it went out with them.")
+            if st.form_submit_button(f"Mark version {latest.number if latest else ''} sent", type="primary"):
+                try:
+                    mark_sent(ctx.engine, actor=ctx.actor, phase_id=phase_id, channels=channels,
+                              expected_version=phase.version)
+                    ui.flash(f"{phase.name} marked sent.")
+                    st.rerun()
+                except BreachdashError as exc:
+                    ui.show_error(exc)
+    st.markdown("**Sent log**")
+    sends = detail["sends"]
+    if sends.empty:
+        st.write("Not sent yet.")
+    else:
+        st.dataframe(sends.assign(sent=sends["sent_at"].map(lambda v: local_time(v, zone)))[
+            ["version", "channel", "sent", "sent_by", "open_warnings"]], hide_index=True, key="sends_table")

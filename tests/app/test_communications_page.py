@@ -1,0 +1,60 @@
+"""AppTest for the Communications page: phases, live checks while drafting, versions, sign-offs."""
+from sqlalchemy import text
+
+from breachdash.db import make_engine
+from tests.app.test_pages import _app
+
+
+def _page(email, phase_key=None, url=None):
+    at = _app(email)
+    at.switch_page("pages/communications.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    if phase_key:
+        engine = make_engine(url)
+        with engine.connect() as connection:
+            phase_id = connection.execute(text("SELECT id FROM comms_phases WHERE key = :k"), {"k": phase_key}).scalar()
+        engine.dispose()
+        at.selectbox(key="comms_phase").set_value(phase_id).run()
+        assert not at.exception
+        return at, phase_id
+    return at, None
+
+
+def test_communications_page__phase_table_matches_the_record(demo_url):
+    at, _ = _page("ceo@demo.example")
+    table = next(d.value for d in at.dataframe if "approvals_missing" in d.value.columns)
+    engine = make_engine(demo_url)
+    with engine.connect() as connection:
+        statuses = dict(connection.execute(text("SELECT name, status FROM comms_phases")).all())
+    engine.dispose()
+    assert dict(zip(table["phase"], table["status"])) == statuses
+
+
+def test_communications_page__live_checks_flag_jargon_and_an_outdated_number(demo_url):
+    engine = make_engine(demo_url)
+    with engine.connect() as connection:
+        old_best = connection.execute(text("SELECT best FROM scope_revisions WHERE seq = 2")).scalar()
+    engine.dispose()
+    at, phase_id = _page("pr@demo.example", "detailed_follow_up", demo_url)
+    at.text_area(key=f"body_{phase_id}").set_value(
+        f"Dear customer, our SOC saw exfiltration on 18 November. About {old_best:,} customers are affected.").run()
+    warnings = [w.value for w in at.warning]
+    assert any("exfiltration" in w for w in warnings)
+    assert any(f"{old_best:,} matches revision 2" in w for w in warnings)
+
+
+def test_communications_page__save_version_then_legal_signs_it(demo_url):
+    at, phase_id = _page("pr@demo.example", "detailed_follow_up", demo_url)
+    at.text_area(key=f"body_{phase_id}").set_value(at.text_area(key=f"body_{phase_id}").value + "\nThank you.")
+    at.button(key=f"save_version_{phase_id}").click().run()
+    assert not at.exception and any("Saved version 2" in s.value for s in at.success)
+    legal, _ = _page("legal@demo.example", "detailed_follow_up", demo_url)
+    [b for b in legal.button if b.label == "Sign version 2"][0].click().run()
+    assert not legal.exception
+    engine = make_engine(demo_url)
+    with engine.connect() as connection:
+        row = connection.execute(text(
+            "SELECT s.role, s.decision, m.number FROM sign_offs s JOIN message_versions m "
+            "ON m.id = s.message_version_id ORDER BY s.id DESC LIMIT 1")).one()
+    engine.dispose()
+    assert tuple(row) == ("legal", "approve", 2)

@@ -1,0 +1,155 @@
+"""Communication rules through the services: exact-text approvals, stale approvals, races,
+placeholders, and no customer contact before internal alignment."""
+import threading
+
+import pytest
+
+from breachdash.auth.models import Role
+from breachdash.auth.rules import system_actor
+from breachdash.comms import service as comms
+from breachdash.errors import Conflict, InvalidInput, PermissionDenied
+from breachdash.incidents.service import create_incident
+from breachdash.scope.service import record_revision
+from tests.conftest import actor_with
+
+PR = actor_with(Role.pr, email="sam@x.example")
+LEGAL = actor_with(Role.legal, email="priya@x.example")
+EXEC = actor_with(Role.executive, email="dana@x.example")
+ARCH = actor_with(Role.architect, email="lena@x.example")
+NOTICE = ("Dear customer, we found an unauthorised access to our systems on 18 November. About 2,000 customers "
+          "are affected. Your name and email address may be involved. We have stopped the access. Please watch "
+          "your statements. Call us on 0800 000 0000.")
+
+
+@pytest.fixture
+def setup(engine):
+    incident = create_incident(engine, actor=system_actor(), incident_in={"slug": "comms", "title": "T", "company": "Acme"})
+    record_revision(engine, actor=ARCH, incident_id=incident.id, revision_in={
+        "low": 1900, "best": 2000, "high": 2100,
+        "data_types": [{"data_type": "name", "count": 2000}, {"data_type": "email", "count": 2000}]})
+    phases = {r.key: r for r in comms.phase_progress(engine, actor=PR, incident_id=incident.id).itertuples()}
+    return incident, phases
+
+
+def _version(engine, incident, key):
+    progress = comms.phase_progress(engine, actor=PR, incident_id=incident.id)
+    return int(progress.loc[progress["key"] == key, "version"].iloc[0])
+
+
+def _approve_all(engine, version, roles=(("legal", LEGAL), ("pr", PR), ("executive", EXEC))):
+    for role, actor in roles:
+        comms.sign_off(engine, actor=actor, message_version_id=version.id, role=role, decision="approve")
+
+
+def _align(engine, incident, phases):
+    text = comms.save_message(engine, actor=PR, phase_id=phases["internal_alignment"].phase_id, subject="facts",
+                              body="Agreed facts.")
+    _approve_all(engine, text, (("legal", LEGAL), ("pr", PR)))
+    for status in ("in review", "approved"):
+        comms.transition_phase(engine, actor=PR, phase_id=phases["internal_alignment"].phase_id, to_status=status,
+                               expected_version=_version(engine, incident, "internal_alignment"))
+
+
+def test_checks_are_recorded_with_each_version(engine, setup):
+    incident, phases = setup
+    version = comms.save_message(engine, actor=PR, phase_id=phases["initial_notice"].phase_id, subject="Notice",
+                                 body=NOTICE.replace("About 2,000", "About 1,500") + " Exfiltration happened.")
+    warnings = version.checks["warnings"]
+    assert any("exfiltration" in w for w in warnings)
+    assert any("1,500 is outside the current estimate" in w for w in warnings)
+
+
+def test_new_version_voids_approvals_and_stale_facts_block_approval(engine, setup):
+    incident, phases = setup
+    phase_id = phases["initial_notice"].phase_id
+    v1 = comms.save_message(engine, actor=PR, phase_id=phase_id, subject="Notice", body=NOTICE)
+    _approve_all(engine, v1)
+    assert comms.phase_detail(engine, actor=PR, phase_id=phase_id)["missing"] == []
+    record_revision(engine, actor=ARCH, incident_id=incident.id, revision_in={
+        "low": 2900, "best": 3000, "high": 3100,
+        "data_types": [{"data_type": "name", "count": 3000}, {"data_type": "email", "count": 3000}]})
+    detail = comms.phase_detail(engine, actor=PR, phase_id=phase_id)
+    assert set(detail["missing"]) == {"Legal", "PR", "Executive"}
+    assert detail["sign_offs"]["standing"].str.contains("best estimate changed from 2,000 to 3,000").all()
+    v2 = comms.save_message(engine, actor=PR, phase_id=phase_id, subject="Notice",
+                            body=NOTICE.replace("2,000", "3,000"))
+    with pytest.raises(Conflict, match="superseded by version 2"):
+        comms.sign_off(engine, actor=LEGAL, message_version_id=v1.id, role="legal", decision="approve")
+    _approve_all(engine, v2)
+    assert comms.phase_detail(engine, actor=PR, phase_id=phase_id)["missing"] == []
+
+
+def test_only_holders_sign_and_one_person_with_two_roles_signs_twice(engine, setup):
+    incident, phases = setup
+    version = comms.save_message(engine, actor=PR, phase_id=phases["initial_notice"].phase_id, subject="N",
+                                 body=NOTICE)
+    with pytest.raises(PermissionDenied, match="does not hold the role Legal"):
+        comms.sign_off(engine, actor=PR, message_version_id=version.id, role="legal", decision="approve")
+    both = actor_with(Role.legal, Role.pr, email="both@x.example")
+    comms.sign_off(engine, actor=both, message_version_id=version.id, role="legal", decision="approve")
+    comms.sign_off(engine, actor=both, message_version_id=version.id, role="pr", decision="approve")
+    with pytest.raises(Conflict, match="already signed"):
+        comms.sign_off(engine, actor=both, message_version_id=version.id, role="pr", decision="approve")
+    assert comms.phase_detail(engine, actor=PR, phase_id=phases["initial_notice"].phase_id)["missing"] == ["Executive"]
+
+
+def test_no_customer_contact_before_alignment_and_placeholders_block_sending(engine, setup):
+    incident, phases = setup
+    phase_id = phases["initial_notice"].phase_id
+    version = comms.save_message(engine, actor=PR, phase_id=phase_id, subject="N", body=NOTICE + " {{contact_line}}")
+    _approve_all(engine, version)
+    for status in ("in review", "approved"):
+        comms.transition_phase(engine, actor=PR, phase_id=phase_id, to_status=status,
+                               expected_version=_version(engine, incident, "initial_notice"))
+    with pytest.raises(Conflict, match="placeholders"):
+        comms.mark_sent(engine, actor=PR, phase_id=phase_id, channels=["email"],
+                        expected_version=_version(engine, incident, "initial_notice"))
+    clean = comms.save_message(engine, actor=PR, phase_id=phase_id, subject="N", body=NOTICE)
+    _approve_all(engine, clean)
+    with pytest.raises(Conflict, match="internal alignment"):
+        comms.mark_sent(engine, actor=PR, phase_id=phase_id, channels=["email"],
+                        expected_version=_version(engine, incident, "initial_notice"))
+    _align(engine, incident, phases)
+    records = comms.mark_sent(engine, actor=PR, phase_id=phase_id, channels=["email", "web notice"],
+                              expected_version=_version(engine, incident, "initial_notice"))
+    assert [r.channel for r in records] == ["email", "web notice"]
+
+
+def test_two_people_approving_at_once_both_count_and_neither_is_lost(engine, setup):
+    incident, phases = setup
+    version = comms.save_message(engine, actor=PR, phase_id=phases["initial_notice"].phase_id, subject="N",
+                                 body=NOTICE)
+    errors = []
+
+    def approve(role, actor):
+        try:
+            comms.sign_off(engine, actor=actor, message_version_id=version.id, role=role, decision="approve")
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=approve, args=args) for args in (("legal", LEGAL), ("pr", PR))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert comms.phase_detail(engine, actor=PR, phase_id=phases["initial_notice"].phase_id)["missing"] == ["Executive"]
+
+
+def test_large_message_and_markup_are_stored_as_text(engine, setup):
+    incident, phases = setup
+    body = NOTICE + " <script>alert(1)</script> ![x](http://evil.example/a.png) " + "a" * 100_000
+    version = comms.save_message(engine, actor=PR, phase_id=phases["initial_notice"].phase_id, subject="N", body=body)
+    assert version.body == body
+    with pytest.raises(InvalidInput, match="200,000"):
+        comms.save_message(engine, actor=PR, phase_id=phases["initial_notice"].phase_id, subject="N",
+                           body="b" * 200_001)
+
+
+def test_template_fills_live_facts_and_leaves_unknown_values_as_placeholders(engine, setup):
+    incident, _ = setup
+    subject, body = comms.fill_template(engine, actor=PR, incident_id=incident.id, template_key="follow_up")
+    assert "2,000" in body and "{{contact_line}}" in body and "Acme incident" in subject
+    _, filled = comms.fill_template(engine, actor=PR, incident_id=incident.id, template_key="follow_up",
+                                    contact_line="call 0800 000 0000")
+    assert "{{" not in filled.replace("{{detected_date}}", "")
