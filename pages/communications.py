@@ -8,7 +8,7 @@ import streamlit as st
 from breachdash import ui
 from breachdash.auth.models import Role
 from breachdash.auth.rules import Action
-from breachdash.comms.models import Channel, Decision, PhaseStatus
+from breachdash.comms.models import Audience, Channel, Decision, PhaseStatus
 from breachdash.comms.rules import ALLOWED_TRANSITIONS
 from breachdash.comms.service import (
     fill_template,
@@ -21,6 +21,7 @@ from breachdash.comms.service import (
     sign_off,
     templates,
     transition_phase,
+    update_phase,
 )
 from breachdash.display import local_time
 from breachdash.errors import BreachdashError
@@ -184,6 +185,26 @@ with status_tab:
                     mark_sent(ctx.engine, actor=ctx.actor, phase_id=phase_id, channels=channels,
                               expected_version=phase.version)
                     ui.flash(f"{phase.name} marked sent.")
+                    st.rerun()
+                except BreachdashError as exc:
+                    ui.show_error(exc)
+    if ui.can(ctx.actor, Action.edit_phase_plan):
+        with st.expander("Edit this phase of the plan"), st.form(f"plan_{phase_id}"):
+            name = st.text_input("Name", value=phase.name, max_chars=200, key=f"plan_name_{phase_id}")
+            a, b = st.columns(2)
+            audience = a.selectbox("Audience", [x.value for x in Audience], key=f"plan_audience_{phase_id}",
+                                   index=[x.value for x in Audience].index(phase.audience))
+            roles = b.multiselect("Must sign", [r.value for r in Role if r != Role.admin],
+                                  default=phase.required_roles, format_func=lambda r: Role(r).label,
+                                  key=f"plan_roles_{phase_id}")
+            channels = st.multiselect("Channels", [c.value for c in Channel], default=phase.channels,
+                                      key=f"plan_channels_{phase_id}")
+            if st.form_submit_button("Save plan"):
+                try:
+                    update_phase(ctx.engine, actor=ctx.actor, phase_id=phase_id, expected_version=phase.version,
+                                 phase_in={"name": name, "audience": audience, "channels": channels,
+                                           "required_roles": roles})
+                    ui.flash(f"Saved the plan for {name}.")
                     st.rerun()
                 except BreachdashError as exc:
                     ui.show_error(exc)

@@ -4,9 +4,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field as PydanticField, ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
@@ -14,6 +15,7 @@ from breachdash.audit.service import record_audit
 from breachdash.auth.models import Role
 from breachdash.auth.rules import Action, Actor, require, require_signed_in
 from breachdash.comms.models import (
+    Audience,
     Channel,
     ChecklistItem,
     CommsPhase,
@@ -451,3 +453,40 @@ def save_checklist(engine: Engine, *, actor: Actor, changes: list[dict]) -> int:
         set_checklist_item(engine, actor=actor, item_id=int(change["id"]), done=bool(change["done"]),
                            expected_version=int(change["version"]))
     return len(changes)
+
+
+class PhaseUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = PydanticField(default=None, min_length=1, max_length=200)
+    audience: Audience | None = None
+    channels: list[Channel] | None = None
+    target_at: datetime | None = None
+    required_roles: list[Role] | None = None
+
+
+def update_phase(engine: Engine, *, actor: Actor, phase_id: int, expected_version: int,
+                 phase_in: PhaseUpdate | dict) -> CommsPhase:
+    """Edit one phase of the plan: name, audience, channels, target date, roles that must sign."""
+    require(actor, Action.edit_phase_plan)
+    try:
+        phase_in = PhaseUpdate.model_validate(phase_in)
+    except ValidationError as exc:
+        raise InvalidInput.from_pydantic(exc) from None
+    changes = phase_in.model_dump(exclude_unset=True, mode="json")
+    if "target_at" in changes:
+        if phase_in.target_at is not None and phase_in.target_at.tzinfo is None:
+            raise InvalidInput.single("target_at", "needs a time zone")
+        changes["target_at"] = phase_in.target_at
+    if changes.get("required_roles") == []:
+        raise InvalidInput.single("required_roles", "at least one role must sign")
+    if "admin" in (changes.get("required_roles") or []):
+        raise InvalidInput.single("required_roles", "admins administer breachdash; they do not sign messages")
+    with write_session(engine) as session:
+        phase = _phase(session, phase_id)
+        before = {key: getattr(phase, key) for key in changes}
+        phase = apply_versioned_update(session, CommsPhase, row_id=phase_id, expected_version=expected_version,
+                                       changes=changes, actor_email=actor.email)
+        record_audit(session, actor=actor.email, action="comms.phase_edited", entity_type="comms_phase",
+                     entity_id=phase_id, incident_id=phase.incident_id, before=before, after=changes)
+    return phase

@@ -153,3 +153,19 @@ def test_template_fills_live_facts_and_leaves_unknown_values_as_placeholders(eng
     _, filled = comms.fill_template(engine, actor=PR, incident_id=incident.id, template_key="follow_up",
                                     contact_line="call 0800 000 0000")
     assert "{{" not in filled.replace("{{detected_date}}", "")
+
+
+def test_phase_plan_is_editable_per_incident_and_stale_edits_are_refused(engine, setup):
+    from breachdash.errors import StaleUpdate
+
+    incident, phases = setup
+    phase_id = phases["initial_notice"].phase_id
+    comms.update_phase(engine, actor=LEGAL, phase_id=phase_id, expected_version=1,
+                       phase_in={"required_roles": ["legal", "pr"], "channels": ["email", "postal letter"]})
+    with pytest.raises(StaleUpdate, match="priya@x.example"):
+        comms.update_phase(engine, actor=PR, phase_id=phase_id, expected_version=1, phase_in={"name": "First notice"})
+    with pytest.raises(InvalidInput, match="at least one role"):
+        comms.update_phase(engine, actor=PR, phase_id=phase_id, expected_version=2, phase_in={"required_roles": []})
+    version = comms.save_message(engine, actor=PR, phase_id=phase_id, subject="N", body=NOTICE)
+    _approve_all(engine, version, (("legal", LEGAL), ("pr", PR)))
+    assert comms.phase_detail(engine, actor=PR, phase_id=phase_id)["missing"] == []
