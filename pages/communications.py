@@ -24,7 +24,9 @@ from breachdash.comms.service import (
     update_phase,
 )
 from breachdash.display import local_time
-from breachdash.errors import BreachdashError
+from breachdash.common import utcnow
+from breachdash.errors import BreachdashError, InvalidInput
+from breachdash.timeline.rules import local_to_utc
 
 ctx = ui.page_context(__file__)
 incident, zone = ctx.incident, ctx.incident.display_timezone
@@ -44,7 +46,8 @@ st.dataframe(
                    "target": "Target", "checklist": "Checklist", "draft": "Latest draft",
                    "approvals_missing": "Awaiting approval from"})
 
-labels = {int(r.phase_id): f"{r.position}. {r.phase} ({r.status})" for r in progress.itertuples()}
+# Labels without the status: a label that changes would reset the choice after every save.
+labels = {int(r.phase_id): f"{r.position}. {r.phase}" for r in progress.itertuples()}
 phase_id = st.selectbox("Phase", list(labels), format_func=labels.__getitem__, key="comms_phase")
 detail = phase_detail(ctx.engine, actor=ctx.actor, phase_id=phase_id)
 phase, latest = detail["phase"], detail["latest"]
@@ -199,13 +202,21 @@ with status_tab:
                                   key=f"plan_roles_{phase_id}")
             channels = st.multiselect("Channels", [c.value for c in Channel], default=phase.channels,
                                       key=f"plan_channels_{phase_id}")
+            target_local = pd.Timestamp(phase.target_at or utcnow()).tz_convert(zone)
+            a, b = st.columns(2)
+            target_day = a.date_input("Target date", value=target_local.date(), key=f"plan_day_{phase_id}")
+            target_time = b.time_input("Target time", value=target_local.time().replace(second=0, microsecond=0),
+                                       key=f"plan_time_{phase_id}")
             if st.form_submit_button("Save plan"):
                 try:
+                    target_at = local_to_utc(target_day, target_time, zone)
                     update_phase(ctx.engine, actor=ctx.actor, phase_id=phase_id, expected_version=phase.version,
                                  phase_in={"name": name, "audience": audience, "channels": channels,
-                                           "required_roles": roles})
+                                           "required_roles": roles, "target_at": target_at})
                     ui.flash(f"Saved the plan for {name}.")
                     st.rerun()
+                except ValueError as exc:
+                    ui.show_error(InvalidInput.single("target", str(exc)))
                 except BreachdashError as exc:
                     ui.show_error(exc)
     st.markdown("**Sent log**")
