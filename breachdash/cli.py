@@ -96,6 +96,9 @@ def cmd_verify_audit(args) -> int:
     result = verify_chain(_engine(args))
     if result.ok:
         print(f"Audit chain intact: {result.checked} events checked.")
+        if result.head_id is not None:
+            # Keeping this line somewhere else lets a later check notice removed newest rows too.
+            print(f"Head: event #{result.head_id} sha256 {result.head_hash}")
         return 0
     print(f"AUDIT CHAIN BROKEN at {result.broken}", file=sys.stderr)
     return 1

@@ -19,5 +19,8 @@ if st.button("Verify the whole chain", key="verify_chain"):
     result = verify_chain(ctx.engine)
     if result.ok:
         st.success(f"Audit chain intact: {result.checked:,} events checked.")
+        if result.head_id is not None:
+            st.caption("Keep the head somewhere else: removing the newest events shows only against such a copy.")
+            st.code(f"head: event #{result.head_id} sha256 {result.head_hash}", language=None)
     else:
         st.error(f"Audit chain broken at {result.broken}.")

@@ -73,6 +73,8 @@ def record_audit(
 class AuditVerification:
     checked: int
     broken: ChainBreak | None
+    head_id: int | None = None
+    head_hash: str | None = None  # record it elsewhere: removing the newest rows cannot be seen from inside
 
     @property
     def ok(self) -> bool:
@@ -81,16 +83,17 @@ class AuditVerification:
 
 def verify_chain(engine: Engine) -> AuditVerification:
     """Stream the chain in id order and report the first broken link, if any."""
-    counter = {"n": 0}
+    seen = {"n": 0, "id": None, "hash": None}
 
     def rows():
         with read_session(engine) as session:
             for row in session.exec(select(AuditEvent).order_by(col(AuditEvent.id)).execution_options(yield_per=2000)):
-                counter["n"] += 1
+                seen["n"] += 1
+                seen["id"], seen["hash"] = row.id, row.hash
                 yield row
 
     broken = first_break(rows())
-    return AuditVerification(checked=counter["n"], broken=broken)
+    return AuditVerification(checked=seen["n"], broken=broken, head_id=seen["id"], head_hash=seen["hash"])
 
 
 def audit_frame(engine: Engine, *, actor: Actor, incident_id: int | None = None, limit: int = 500) -> pd.DataFrame:

@@ -119,7 +119,7 @@ def test_verify_audit_cli__exits_non_zero_and_names_the_broken_link(databases):
     url = databases.fresh_url("sqlite", demo=True)
     ok = subprocess.run([sys.executable, "-m", "breachdash", "--database-url", url, "verify-audit"],
                         capture_output=True, text=True)
-    assert ok.returncode == 0 and "intact" in ok.stdout
+    assert ok.returncode == 0 and "intact" in ok.stdout and "Head: event #" in ok.stdout
     engine = make_engine(url)
     with engine.begin() as connection:
         connection.execute(text("UPDATE audit_events SET after_json = '{}' WHERE id = 12"))
