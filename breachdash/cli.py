@@ -82,6 +82,24 @@ def cmd_users_grant(args) -> int:
     return 0
 
 
+def cmd_users_set_password(args) -> int:
+    from breachdash.auth.service import set_password
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("New password: ")
+        if getpass.getpass("Again: ") != password:
+            print("error: the passwords differ", file=sys.stderr)
+            return 2
+    else:
+        print("error: give the password on standard input with --password-stdin", file=sys.stderr)
+        return 2
+    set_password(_engine(args), actor=system_actor(), email=args.email, password=password)
+    print(f"Password set for {args.email.lower()}.")
+    return 0
+
+
 def cmd_users_list(args) -> int:
     from breachdash.auth.service import users_frame
 
@@ -210,6 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
         grant.add_argument("--email", required=True)
         grant.add_argument("--role", required=True)
         grant.set_defaults(func=cmd_users_grant)
+    reset = users.add_parser("set-password", help="set or reset a user's password")
+    reset.add_argument("--email", required=True)
+    reset.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    reset.set_defaults(func=cmd_users_set_password)
     users.add_parser("list", help="list users and roles").set_defaults(func=cmd_users_list)
 
     sub.add_parser("verify-audit", help="check the audit hash chain").set_defaults(func=cmd_verify_audit)

@@ -1,6 +1,6 @@
 """Incident timeline: the documented record — what happened, when it became known, who
 recorded it — with milestones, durations, "as known at", corrections, and exports for Legal."""
-from datetime import datetime, time, timedelta
+from datetime import time, timedelta
 
 import pandas as pd
 import streamlit as st

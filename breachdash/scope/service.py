@@ -256,9 +256,3 @@ def revision_input_from_tables(
     if problems:
         raise InvalidInput(problems)
     return revision
-
-
-def revision_count(engine: Engine, incident_id: int) -> int:
-    with read_session(engine) as session:
-        return session.exec(select(func.count()).select_from(ScopeRevision)
-                            .where(ScopeRevision.incident_id == incident_id)).one()

@@ -1,6 +1,4 @@
 """AppTest for the Timeline page: entries, milestones, as-known-at, forms and exports."""
-import json
-from datetime import timedelta
 
 from sqlalchemy import text
 

@@ -32,3 +32,17 @@ def test_users_add__duplicate_and_unknown_role_exit_2_with_a_message(databases):
     unknown = _cli(url, "users", "add", "--email", "b@corp.example", "--role", "ceo", "--sso-only")
     assert unknown.returncode == 2 and "unknown role 'ceo'" in unknown.stderr
     assert "Traceback" not in duplicate.stderr + unknown.stderr
+
+
+def test_users_set_password__replaces_the_old_one_and_short_ones_are_refused(databases):
+    url = databases.fresh_url("sqlite")
+    assert _cli(url, "users", "add", "--email", "kim@corp.example", "--role", "legal", "--password-stdin",
+                stdin="first password 1\n").returncode == 0
+    assert _cli(url, "users", "set-password", "--email", "kim@corp.example", "--password-stdin",
+                stdin="second password 2\n").returncode == 0
+    short = _cli(url, "users", "set-password", "--email", "kim@corp.example", "--password-stdin", stdin="short\n")
+    assert short.returncode == 2 and "at least 10 characters" in short.stderr
+    engine = make_engine(url)
+    assert authenticate(engine, email="kim@corp.example", password="first password 1") is None
+    assert authenticate(engine, email="kim@corp.example", password="second password 2") is not None
+    engine.dispose()
