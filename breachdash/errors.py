@@ -44,3 +44,14 @@ class InvalidInput(BreachdashError):
             location = ".".join(str(part) for part in item["loc"])
             problems.append((location, item["msg"]))
         return cls(problems)
+
+
+def validate_input(model: type, data):
+    """Validate service input with its pydantic model; problems come back as InvalidInput, each
+    naming its field."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput.from_pydantic(exc) from None

@@ -25,8 +25,7 @@ from breachdash.comms.service import (
 )
 from breachdash.display import local_time
 from breachdash.common import utcnow
-from breachdash.errors import BreachdashError, InvalidInput
-from breachdash.timeline.rules import local_to_utc
+from breachdash.timeline.rules import local_input_to_utc
 
 ctx = ui.page_context(__file__)
 incident, zone = ctx.incident, ctx.incident.display_timezone
@@ -64,14 +63,9 @@ with checklist_tab:
         column_config={"id": None, "version": None, "done": st.column_config.CheckboxColumn("Done"),
                        "item": "Item", "owner": "Owner", "due": "Due", "done_by": "Done by"})
     if ui.can(ctx.actor, Action.edit_checklist) and st.button("Save checklist", key=f"save_checklist_{phase_id}"):
-        changed = edited[edited["done"] != checklist["done"]]
-        try:
-            saved = save_checklist(ctx.engine, actor=ctx.actor, changes=changed[["id", "done", "version"]]
-                                   .to_dict("records"))
-            ui.flash(f"Saved {saved} checklist change(s).")
-            st.rerun()
-        except BreachdashError as exc:
-            ui.show_error(exc)
+        changed = edited[edited["done"] != checklist["done"]][["id", "done", "version"]].to_dict("records")
+        ui.run_action(lambda: save_checklist(ctx.engine, actor=ctx.actor, changes=changed),
+                      lambda saved: f"Saved {saved} checklist change(s).")
 
 with draft_tab:
     if not ui.can(ctx.actor, Action.draft_message):
@@ -104,12 +98,9 @@ with draft_tab:
             st.text(subject)
             st.text(body)
         if st.button("Save as new version", type="primary", key=f"save_version_{phase_id}"):
-            try:
-                version = save_message(ctx.engine, actor=ctx.actor, phase_id=phase_id, subject=subject, body=body)
-                ui.flash(f"Saved version {version.number} ({len(version.checks.get('warnings', []))} open warnings).")
-                st.rerun()
-            except BreachdashError as exc:
-                ui.show_error(exc)
+            ui.run_action(
+                lambda: save_message(ctx.engine, actor=ctx.actor, phase_id=phase_id, subject=subject, body=body),
+                lambda v: f"Saved version {v.number} ({len(v.checks.get('warnings', []))} open warnings).")
 
 with versions_tab:
     versions = detail["versions"]
@@ -155,13 +146,10 @@ with signoff_tab:
                 decision = st.radio("Decision", [d.value for d in Decision], horizontal=True, key=f"decision_{phase_id}")
                 comment = st.text_area("Comment", max_chars=10_000, key=f"sign_comment_{phase_id}")
                 if st.form_submit_button(f"Sign version {latest.number}", type="primary"):
-                    try:
-                        sign_off(ctx.engine, actor=ctx.actor, message_version_id=latest.id, role=role,
-                                 decision=decision, comment=comment, expected_sha256=latest.content_sha256)
-                        ui.flash(f"Signed version {latest.number} as {Role(role).label}: {decision}.")
-                        st.rerun()
-                    except BreachdashError as exc:
-                        ui.show_error(exc)
+                    ui.run_action(
+                        lambda: sign_off(ctx.engine, actor=ctx.actor, message_version_id=latest.id, role=role,
+                                         decision=decision, comment=comment, expected_sha256=latest.content_sha256),
+                        f"Signed version {latest.number} as {Role(role).label}: {decision}.")
 
 with status_tab:
     st.markdown(f"Status: **{phase.status}** · audience: {phase.audience} · channels: {', '.join(phase.channels)}")
@@ -169,13 +157,9 @@ with status_tab:
         targets = [s for s in PhaseStatus if s in ALLOWED_TRANSITIONS[PhaseStatus(phase.status)] and s != PhaseStatus.sent]
         for target in targets:
             if st.button(f"Move to “{target.value}”", key=f"move_{phase_id}_{target.name}"):
-                try:
-                    transition_phase(ctx.engine, actor=ctx.actor, phase_id=phase_id, to_status=target,
-                                     expected_version=phase.version)
-                    ui.flash(f"{phase.name} is now {target.value}.")
-                    st.rerun()
-                except BreachdashError as exc:
-                    ui.show_error(exc)
+                ui.run_action(lambda: transition_phase(ctx.engine, actor=ctx.actor, phase_id=phase_id,
+                                                       to_status=target, expected_version=phase.version),
+                              f"{phase.name} is now {target.value}.")
     if ui.can(ctx.actor, Action.mark_sent) and phase.status == PhaseStatus.approved:
         with st.form(f"send_{phase_id}"):
             channels = st.multiselect("Sent through", [c.value for c in Channel], default=phase.channels,
@@ -184,13 +168,9 @@ with status_tab:
                 st.warning(f"Version {latest.number} has {len(latest.checks['warnings'])} open warning(s); "
                            "sending records that it went out with them.")
             if st.form_submit_button(f"Mark version {latest.number if latest else ''} sent", type="primary"):
-                try:
-                    mark_sent(ctx.engine, actor=ctx.actor, phase_id=phase_id, channels=channels,
-                              expected_version=phase.version)
-                    ui.flash(f"{phase.name} marked sent.")
-                    st.rerun()
-                except BreachdashError as exc:
-                    ui.show_error(exc)
+                ui.run_action(lambda: mark_sent(ctx.engine, actor=ctx.actor, phase_id=phase_id, channels=channels,
+                                                expected_version=phase.version),
+                              f"{phase.name} marked sent.")
     if ui.can(ctx.actor, Action.edit_phase_plan):
         with st.expander("Edit this phase of the plan"), st.form(f"plan_{phase_id}"):
             name = st.text_input("Name", value=phase.name, max_chars=200, key=f"plan_name_{phase_id}")
@@ -208,17 +188,11 @@ with status_tab:
             target_time = b.time_input("Target time", value=target_local.time().replace(second=0, microsecond=0),
                                        key=f"plan_time_{phase_id}")
             if st.form_submit_button("Save plan"):
-                try:
-                    target_at = local_to_utc(target_day, target_time, zone)
-                    update_phase(ctx.engine, actor=ctx.actor, phase_id=phase_id, expected_version=phase.version,
-                                 phase_in={"name": name, "audience": audience, "channels": channels,
-                                           "required_roles": roles, "target_at": target_at})
-                    ui.flash(f"Saved the plan for {name}.")
-                    st.rerun()
-                except ValueError as exc:
-                    ui.show_error(InvalidInput.single("target", str(exc)))
-                except BreachdashError as exc:
-                    ui.show_error(exc)
+                ui.run_action(lambda: update_phase(
+                    ctx.engine, actor=ctx.actor, phase_id=phase_id, expected_version=phase.version,
+                    phase_in={"name": name, "audience": audience, "channels": channels, "required_roles": roles,
+                              "target_at": local_input_to_utc(target_day, target_time, zone, field="target")}),
+                    f"Saved the plan for {name}.")
     st.markdown("**Sent log**")
     sends = detail["sends"]
     if sends.empty:

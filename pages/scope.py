@@ -144,17 +144,12 @@ with record_tab:
                                    "count": st.column_config.NumberColumn("Customers", min_value=0, step=1)})
             submitted = st.form_submit_button("Record revision", type="primary")
         if submitted:
-            try:
-                revision_in = revision_input_from_tables(
+            ui.run_action(lambda: record_revision(
+                ctx.engine, actor=ctx.actor, incident_id=incident.id, revision_in=revision_input_from_tables(
                     {"low": int(low), "best": int(best), "high": int(high), "unit": unit, "confidence": confidence,
                      "scope_label": scope_label, "method": method, "reason": reason, "corrects_seq": corrects},
-                    data_types_table=types_table, regions_table=regions_table, systems_table=systems_table)
-                revision = record_revision(ctx.engine, actor=ctx.actor, incident_id=incident.id,
-                                           revision_in=revision_in)
-                ui.flash(f"Recorded revision {revision.seq}.")
-                st.rerun()
-            except BreachdashError as exc:
-                ui.show_error(exc)
+                    data_types_table=types_table, regions_table=regions_table, systems_table=systems_table)),
+                lambda revision: f"Recorded revision {revision.seq}.")
 
 with import_tab:
     if not ui.can(ctx.actor, Action.revise_scope):

@@ -10,7 +10,6 @@ from breachdash.auth.models import Role
 from breachdash.auth.rules import Action
 from breachdash.common import utcnow
 from breachdash.display import count, duration, local_time
-from breachdash.errors import BreachdashError, InvalidInput
 from breachdash.exports import FORMATS, MILESTONE_NAMES, export_timeline
 from breachdash.incidents.models import TimePrecision
 from breachdash.incidents.service import set_milestone
@@ -18,7 +17,7 @@ from breachdash.remediation.models import ActionCategory, ActionStatus
 from breachdash.remediation.service import actions_frame, add_action, set_action_status
 from breachdash.scope.service import current_scope, revision_history
 from breachdash.timeline.models import EventKind
-from breachdash.timeline.rules import local_to_utc, milestone_durations
+from breachdash.timeline.rules import local_input_to_utc, local_to_utc, milestone_durations
 from breachdash.timeline.service import (
     add_event,
     correct_event,
@@ -138,14 +137,9 @@ if ui.can(ctx.actor, Action.manage_actions) and as_known_at is None:
                             format_func=lambda value: Role(value).label)
         due_day = st.date_input("Due", value=utcnow().date() + timedelta(days=7), key="action_due")
         if st.form_submit_button("Add action"):
-            try:
-                add_action(ctx.engine, actor=ctx.actor, incident_id=incident.id, action_in={
-                    "action": text_, "category": category, "owner_role": owner,
-                    "due_at": local_to_utc(due_day, time(17, 0), zone)})
-                ui.flash("Action added.")
-                st.rerun()
-            except BreachdashError as exc:
-                ui.show_error(exc)
+            ui.run_action(lambda: add_action(ctx.engine, actor=ctx.actor, incident_id=incident.id, action_in={
+                "action": text_, "category": category, "owner_role": owner,
+                "due_at": local_input_to_utc(due_day, time(17, 0), zone, field="due")}), "Action added.")
     open_actions = actions[actions["status"] != "done"]
     with right, st.form("action_status"):
         st.markdown("**Update an action**")
@@ -158,13 +152,9 @@ if ui.can(ctx.actor, Action.manage_actions) and as_known_at is None:
             new_status = st.radio("Status", [s_.value for s_ in ActionStatus], horizontal=True, key="status_value")
             if st.form_submit_button("Save"):
                 row = open_actions[open_actions["id"] == chosen].iloc[0]
-                try:
-                    set_action_status(ctx.engine, actor=ctx.actor, action_id=chosen, status=new_status,
-                                      expected_version=int(row["version"]))
-                    ui.flash(f"Action marked {new_status}.")
-                    st.rerun()
-                except BreachdashError as exc:
-                    ui.show_error(exc)
+                ui.run_action(lambda: set_action_status(ctx.engine, actor=ctx.actor, action_id=chosen,
+                                                        status=new_status, expected_version=int(row["version"])),
+                              f"Action marked {new_status}.")
 
 
 def _event_fields(prefix: str, defaults: dict | None = None) -> dict:
@@ -193,10 +183,7 @@ def _event_fields(prefix: str, defaults: dict | None = None) -> dict:
 
 
 def _event_in(fields: dict) -> dict:
-    try:
-        occurred = local_to_utc(fields["day"], fields["time"], fields["zone"])
-    except ValueError as exc:
-        raise InvalidInput.single("occurred_at", str(exc)) from None
+    occurred = local_input_to_utc(fields["day"], fields["time"], fields["zone"], field="occurred_at")
     return {"occurred_at": occurred, "occurred_precision": fields["precision"], "kind": fields["kind"],
             "title": fields["title"], "detail": fields["detail"],
             "systems": [s for s in fields["systems"].split(",") if s.strip()], "source_ref": fields["source"]}
@@ -208,13 +195,10 @@ if ui.can(ctx.actor, Action.record_timeline_event) and as_known_at is None:
     with add_tab, st.form("add_event", clear_on_submit=True):
         fields = _event_fields("add")
         if st.form_submit_button("Add entry", type="primary"):
-            try:
-                event = add_event(ctx.engine, actor=ctx.actor, incident_id=incident.id, event_in=_event_in(fields))
-                ui.flash(f"Added entry #{event.id}.")
-                st.rerun()
-            except BreachdashError as exc:
-                ui.show_error(exc)
-    editable = events[(events["state"].isin(["current", "correction"])) & ~events["automatic"]]
+            ui.run_action(lambda: add_event(ctx.engine, actor=ctx.actor, incident_id=incident.id,
+                                            event_in=_event_in(fields)),
+                          lambda event: f"Added entry #{event.id}.")
+    editable = events[events["editable"]]
     labels = {int(r.id): f"#{r.id} · {local_time(r.occurred_at, zone, '%d %b %H:%M')} · {r.title[:60]}"
               for r in editable.itertuples()}
     with correct_tab:
@@ -231,13 +215,9 @@ if ui.can(ctx.actor, Action.record_timeline_event) and as_known_at is None:
                     "detail": original["detail"], "systems": original["systems"], "source": original["source_ref"]})
                 reason = st.text_input("Why the correction", max_chars=2_000, key=f"correct_reason_{chosen}")
                 if st.form_submit_button("Record correction", type="primary"):
-                    try:
-                        event = correct_event(ctx.engine, actor=ctx.actor, event_id=chosen,
-                                              event_in=_event_in(fields), reason=reason)
-                        ui.flash(f"Entry #{chosen} is superseded by #{event.id}; both stay on the record.")
-                        st.rerun()
-                    except BreachdashError as exc:
-                        ui.show_error(exc)
+                    ui.run_action(lambda: correct_event(ctx.engine, actor=ctx.actor, event_id=chosen,
+                                                        event_in=_event_in(fields), reason=reason),
+                                  lambda event: f"Entry #{chosen} is superseded by #{event.id}; both stay on the record.")
     with retract_tab:
         if not labels:
             st.write("No entries that people recorded yet.")
@@ -247,12 +227,8 @@ if ui.can(ctx.actor, Action.record_timeline_event) and as_known_at is None:
                                       key="retract_id")
                 reason = st.text_input("Why it is retracted (required)", max_chars=2_000, key="retract_reason")
                 if st.form_submit_button("Retract entry"):
-                    try:
-                        retract_event(ctx.engine, actor=ctx.actor, event_id=chosen, reason=reason)
-                        ui.flash(f"Entry #{chosen} is retracted; it stays on the record, marked so.")
-                        st.rerun()
-                    except BreachdashError as exc:
-                        ui.show_error(exc)
+                    ui.run_action(lambda: retract_event(ctx.engine, actor=ctx.actor, event_id=chosen, reason=reason),
+                                  f"Entry #{chosen} is retracted; it stays on the record, marked so.")
     with milestone_tab, st.form("set_milestone"):
         field = st.selectbox("Milestone", list(MILESTONE_NAMES), format_func=MILESTONE_NAMES.__getitem__,
                              key="ms_field")
@@ -263,15 +239,10 @@ if ui.can(ctx.actor, Action.record_timeline_event) and as_known_at is None:
         ms_zone = c.text_input("Time zone", value=zone, key="ms_zone")
         precision = d.selectbox("Precision", [p.value for p in TimePrecision], key="ms_precision")
         if st.form_submit_button("Set milestone", type="primary"):
-            try:
-                moment = local_to_utc(day, clock, ms_zone)
-                set_milestone(ctx.engine, actor=ctx.actor, incident_id=incident.id, milestone=field, at=moment,
-                              expected_version=incident.version, precision=precision)
-                ui.flash(f"{MILESTONE_NAMES[field]} set to {local_time(moment, zone)}.")
-                st.rerun()
-            except ValueError as exc:
-                ui.show_error(InvalidInput.single("time", str(exc)))
-            except BreachdashError as exc:
-                ui.show_error(exc)
+            ui.run_action(lambda: set_milestone(
+                ctx.engine, actor=ctx.actor, incident_id=incident.id, milestone=field,
+                at=local_input_to_utc(day, clock, ms_zone, field="time"), expected_version=incident.version,
+                precision=precision),
+                lambda updated: f"{MILESTONE_NAMES[field]} set to {local_time(getattr(updated, field), zone)}.")
 elif as_known_at is not None:
     st.caption("Switch off “As known at” to add or correct entries.")

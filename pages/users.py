@@ -4,10 +4,10 @@ import streamlit as st
 from breachdash import ui
 from breachdash.auth.models import Role
 from breachdash.auth.service import add_user, grant_role, revoke_role, users_frame
-from breachdash.errors import BreachdashError
 
 ctx = ui.page_context(__file__, needs_incident=False)
 st.title("Users & roles")
+ui.show_flash()
 frame = users_frame(ctx.engine, actor=ctx.actor)
 st.dataframe(frame, hide_index=True, key="users_table")
 
@@ -21,13 +21,9 @@ with left, st.form("add_user", clear_on_submit=True):
     password = st.text_input("Password (leave empty for single sign-on only)", type="password",
                              key="new_user_password", max_chars=1024)
     if st.form_submit_button("Add user"):
-        try:
-            add_user(ctx.engine, actor=ctx.actor, user_in={"email": email, "display_name": name,
-                                                           "roles": roles, "password": password or None})
-            st.success("User added.")
-            st.rerun()
-        except BreachdashError as exc:
-            ui.show_error(exc)
+        ui.run_action(lambda: add_user(ctx.engine, actor=ctx.actor, user_in={
+            "email": email, "display_name": name, "roles": roles, "password": password or None}),
+            lambda user: f"Added {user.email}.")
 
 with right, st.form("change_role"):
     st.subheader("Grant or revoke a role")
@@ -37,8 +33,6 @@ with right, st.form("change_role"):
     do_grant = grant.form_submit_button("Grant")
     do_revoke = revoke.form_submit_button("Revoke")
     if do_grant or do_revoke:
-        try:
-            (grant_role if do_grant else revoke_role)(ctx.engine, actor=ctx.actor, email=who, role=role)
-            st.rerun()
-        except BreachdashError as exc:
-            ui.show_error(exc)
+        ui.run_action(lambda: (grant_role if do_grant else revoke_role)(ctx.engine, actor=ctx.actor, email=who,
+                                                                        role=role),
+                      f"{'Granted' if do_grant else 'Revoked'} {role} {'to' if do_grant else 'from'} {who}.")

@@ -6,7 +6,7 @@ import re
 import pandas as pd
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -14,7 +14,7 @@ from breachdash.audit.service import record_audit
 from breachdash.auth.models import Role, RoleGrant, User
 from breachdash.auth.rules import Action, Actor, parse_role, require
 from breachdash.db import read_session, write_session
-from breachdash.errors import Conflict, InvalidInput, NotFound
+from breachdash.errors import validate_input, Conflict, InvalidInput, NotFound
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _hasher = PasswordHasher()
@@ -59,10 +59,7 @@ def _user_snapshot(user: User, roles: list[str]) -> dict:
 
 def add_user(engine: Engine, *, actor: Actor, user_in: UserCreate | dict) -> User:
     require(actor, Action.manage_users)
-    try:
-        user_in = UserCreate.model_validate(user_in)
-    except ValidationError as exc:
-        raise InvalidInput.from_pydantic(exc) from None
+    user_in = validate_input(UserCreate, user_in)
     with write_session(engine) as session:
         if session.exec(select(User).where(User.email == user_in.email)).first():
             raise Conflict(f"A user with the email {user_in.email} already exists.")

@@ -7,7 +7,7 @@ import re
 from datetime import datetime, timedelta
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field as PydanticField, ValidationError
+from pydantic import BaseModel, ConfigDict, Field as PydanticField
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
@@ -38,7 +38,7 @@ from breachdash.comms.rules import (
 from breachdash.common import utcnow
 from breachdash.config import DATA_DIR
 from breachdash.db import read_session, write_session
-from breachdash.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from breachdash.errors import validate_input, Conflict, InvalidInput, NotFound, PermissionDenied
 from breachdash.incidents.models import Incident
 from breachdash.reference import tier_rank
 from breachdash.scope.models import ScopeDataTypeCount, ScopeRevision
@@ -469,10 +469,7 @@ def update_phase(engine: Engine, *, actor: Actor, phase_id: int, expected_versio
                  phase_in: PhaseUpdate | dict) -> CommsPhase:
     """Edit one phase of the plan: name, audience, channels, target date, roles that must sign."""
     require(actor, Action.edit_phase_plan)
-    try:
-        phase_in = PhaseUpdate.model_validate(phase_in)
-    except ValidationError as exc:
-        raise InvalidInput.from_pydantic(exc) from None
+    phase_in = validate_input(PhaseUpdate, phase_in)
     changes = phase_in.model_dump(exclude_unset=True, mode="json")
     if "target_at" in changes:
         if phase_in.target_at is not None and phase_in.target_at.tzinfo is None:

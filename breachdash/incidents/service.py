@@ -5,14 +5,13 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
-from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from breachdash.audit.service import record_audit
 from breachdash.auth.rules import Action, Actor, require, require_signed_in
 from breachdash.db import read_session, write_session
-from breachdash.errors import Conflict, InvalidInput, NotFound
+from breachdash.errors import validate_input, Conflict, InvalidInput, NotFound
 from breachdash.common import utcnow
 from breachdash.incidents.models import MILESTONE_FIELDS, Incident, IncidentCreate, IncidentUpdate, TimePrecision
 from breachdash.timeline.models import EventKind
@@ -46,10 +45,7 @@ def create_incident(engine: Engine, *, actor: Actor, incident_in: IncidentCreate
     from breachdash.comms.service import create_default_plan
 
     require(actor, Action.create_incident)
-    try:
-        incident_in = IncidentCreate.model_validate(incident_in)
-    except ValidationError as exc:
-        raise InvalidInput.from_pydantic(exc) from None
+    incident_in = validate_input(IncidentCreate, incident_in)
     _check_timezone(incident_in.display_timezone)
     with write_session(engine) as session:
         if session.exec(select(Incident.id).where(Incident.slug == incident_in.slug)).first():
@@ -71,10 +67,7 @@ def update_incident(
 ) -> Incident:
     """Change the incident's descriptive fields (milestones: set_milestone)."""
     require(actor, Action.update_incident)
-    try:
-        incident_in = IncidentUpdate.model_validate(incident_in)
-    except ValidationError as exc:
-        raise InvalidInput.from_pydantic(exc) from None
+    incident_in = validate_input(IncidentUpdate, incident_in)
     changes = incident_in.model_dump(exclude_unset=True, mode="python")
     if "display_timezone" in changes:
         _check_timezone(changes["display_timezone"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
@@ -12,7 +12,7 @@ from breachdash.audit.service import record_audit
 from breachdash.auth.rules import Action, Actor, require, require_signed_in
 from breachdash.common import as_utc
 from breachdash.db import read_session, write_session
-from breachdash.errors import Conflict, InvalidInput, NotFound
+from breachdash.errors import validate_input, Conflict, InvalidInput, NotFound
 from breachdash.obligations.models import Applicability, Obligation, ObligationFiling, ObligationStatus
 from breachdash.timeline.models import EventKind
 from breachdash.timeline.service import log_event
@@ -34,14 +34,12 @@ class ObligationCreate(BaseModel):
 
 def add_obligation(engine: Engine, *, actor: Actor, incident_id: int, obligation_in: ObligationCreate | dict) -> Obligation:
     require(actor, Action.manage_obligations)
+    obligation_in = validate_input(ObligationCreate, obligation_in)
     try:
-        obligation_in = ObligationCreate.model_validate(obligation_in)
         for field in ("clock_started_at", "due_at"):
             value = getattr(obligation_in, field)
             if value is not None:
                 setattr(obligation_in, field, as_utc(value))
-    except ValidationError as exc:
-        raise InvalidInput.from_pydantic(exc) from None
     except ValueError as exc:
         raise InvalidInput.single("due_at", str(exc)) from None
     with write_session(engine) as session:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import BigInteger, cast
 from sqlalchemy.engine import Engine
 from sqlmodel import func, select
@@ -11,7 +11,7 @@ from breachdash.audit.service import record_audit
 from breachdash.auth.rules import Action, Actor, require, require_signed_in
 from breachdash.comms.models import Channel, CommsPhase
 from breachdash.db import read_session, write_session
-from breachdash.errors import InvalidInput, NotFound
+from breachdash.errors import validate_input, InvalidInput, NotFound
 from breachdash.outreach.models import OUTREACH_MEASURES, OutreachCount
 from breachdash.reference import is_valid_region
 from breachdash.timeline.models import EventKind
@@ -80,10 +80,7 @@ def record_outreach(
 ) -> OutreachCount:
     """Create or replace the counts of one cell; replacing needs the version that was read."""
     require(actor, Action.record_outreach)
-    try:
-        counts_in = OutreachCountsIn.model_validate(counts_in)
-    except ValidationError as exc:
-        raise InvalidInput.from_pydantic(exc) from None
+    counts_in = validate_input(OutreachCountsIn, counts_in)
     problems = outreach_problems(counts_in)
     if problems:
         raise InvalidInput(problems)

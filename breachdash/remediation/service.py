@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pandas as pd
-from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
@@ -10,7 +9,7 @@ from breachdash.audit.service import record_audit
 from breachdash.auth.rules import Action, Actor, parse_role, require, require_signed_in
 from breachdash.common import as_utc, utcnow
 from breachdash.db import read_session, write_session
-from breachdash.errors import InvalidInput, NotFound
+from breachdash.errors import validate_input, InvalidInput, NotFound
 from breachdash.remediation.models import ActionCreate, ActionStatus, RemediationAction
 from breachdash.timeline.models import EventKind
 from breachdash.timeline.service import log_event
@@ -22,11 +21,9 @@ _KIND = {"containment": EventKind.containment, "remediation": EventKind.remediat
 
 def add_action(engine: Engine, *, actor: Actor, incident_id: int, action_in: ActionCreate | dict) -> RemediationAction:
     require(actor, Action.manage_actions)
+    action_in = validate_input(ActionCreate, action_in)
     try:
-        action_in = ActionCreate.model_validate(action_in)
         owner = parse_role(action_in.owner_role).value
-    except ValidationError as exc:
-        raise InvalidInput.from_pydantic(exc) from None
     except ValueError as exc:
         raise InvalidInput.single("owner_role", str(exc)) from None
     if action_in.due_at is not None and action_in.due_at.tzinfo is None:

@@ -5,8 +5,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
-from pydantic import ValidationError
-from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -14,7 +12,7 @@ from breachdash.audit.service import record_audit
 from breachdash.auth.rules import Action, Actor, require, require_signed_in
 from breachdash.common import as_utc
 from breachdash.db import read_session, write_session
-from breachdash.errors import InvalidInput, NotFound
+from breachdash.errors import validate_input, InvalidInput, NotFound
 from breachdash.incidents.models import Incident
 from breachdash.reference import data_types, tier_rank, tiers
 from breachdash.scope.models import (
@@ -31,10 +29,7 @@ from breachdash.timeline.service import log_event
 
 
 def validate_revision(revision_in: ScopeRevisionCreate | dict) -> ScopeRevisionCreate:
-    try:
-        revision_in = ScopeRevisionCreate.model_validate(revision_in)
-    except ValidationError as exc:
-        raise InvalidInput.from_pydantic(exc) from None
+    revision_in = validate_input(ScopeRevisionCreate, revision_in)
     problems = revision_problems(revision_in)
     if problems:
         raise InvalidInput(problems)

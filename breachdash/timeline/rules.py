@@ -22,6 +22,16 @@ def local_to_utc(day: date, clock: time, zone: str, *, later_if_ambiguous: bool 
     return candidate.astimezone(timezone.utc)
 
 
+def local_input_to_utc(day: date, clock: time, zone: str, *, field: str) -> datetime:
+    """local_to_utc for form input: a bad zone or skipped time is an InvalidInput naming the field."""
+    from breachdash.errors import InvalidInput
+
+    try:
+        return local_to_utc(day, clock, zone)
+    except ValueError as exc:
+        raise InvalidInput.single(field, str(exc)) from None
+
+
 def is_ambiguous(day: date, clock: time, zone: str) -> bool:
     naive = datetime.combine(day, clock)
     tz = ZoneInfo(zone)

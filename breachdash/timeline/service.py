@@ -4,7 +4,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pandas as pd
-from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -12,7 +11,7 @@ from breachdash.audit.service import record_audit
 from breachdash.auth.rules import Action, Actor, require, require_signed_in
 from breachdash.common import as_utc, utcnow
 from breachdash.db import read_session, write_session
-from breachdash.errors import Conflict, InvalidInput, NotFound
+from breachdash.errors import validate_input, Conflict, InvalidInput, NotFound
 from breachdash.incidents.models import Incident, TimePrecision
 from breachdash.timeline.models import EventKind, TimelineEvent, TimelineEventCreate
 
@@ -60,10 +59,7 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 
 def _validated_event(event_in: TimelineEventCreate | dict) -> TimelineEventCreate:
-    try:
-        event_in = TimelineEventCreate.model_validate(event_in)
-    except ValidationError as exc:
-        raise InvalidInput.from_pydantic(exc) from None
+    event_in = validate_input(TimelineEventCreate, event_in)
     if event_in.occurred_at.tzinfo is None:
         raise InvalidInput.single("occurred_at", "needs a time zone")
     if event_in.occurred_at - utcnow() > MAX_CLOCK_SKEW:
@@ -175,10 +171,12 @@ def timeline_frame(
           "recorded_at": r.recorded_at, "recorded_by": r.recorded_by, "state": state(r),
           "supersedes": r.supersedes_id, "superseded_by": superseded_by.get(r.id),
           "retraction_reason": r.retraction_reason if state(r) == "retracted" else None,
-          "automatic": r.origin_type is not None} for r in rows],
+          "automatic": r.origin_type is not None,
+          # The rule correct_event/retract_event enforce: only current entries people recorded.
+          "editable": r.origin_type is None and state(r) in ("current", "correction")} for r in rows],
         columns=["id", "occurred_at", "precision", "kind", "title", "detail", "systems", "source_ref",
                  "recorded_at", "recorded_by", "state", "supersedes", "superseded_by", "retraction_reason",
-                 "automatic"],
+                 "automatic", "editable"],
     )
 
 

@@ -208,6 +208,18 @@ def show_flash() -> None:
         st.success(escape_markdown(message), icon="✅")
 
 
+def run_action(action, success) -> None:
+    """Run a service call from a form: on success keep `success` (a message, or a function of the
+    result giving one) for the rerun that shows the new data; on a refusal show why and stay."""
+    try:
+        result = action()
+    except BreachdashError as exc:
+        show_error(exc)
+        return
+    flash(success(result) if callable(success) else success)
+    st.rerun()
+
+
 def can(actor: Actor, action) -> bool:
     """Whether to offer a form: the same rule the service enforces (auth.rules.may)."""
     from breachdash.auth.rules import may
