@@ -157,3 +157,77 @@ def incident_timeline(events: pd.DataFrame, milestones: dict, history: pd.DataFr
     figure.update_layout(title="Incident timeline", legend=dict(orientation="h", y=-0.25),
                          **{**_LAYOUT, "height": 260 + 34 * len(lanes)})
     return figure
+
+
+FUNNEL_LABELS = {"affected": "Affected", "targeted": "Targeted", "sent": "Sent", "delivered": "Delivered",
+                 "replied": "Replied", "bounced": "Bounced", "failed": "Failed to send"}
+
+
+def outreach_funnel(funnel: pd.DataFrame, *, phase: str) -> go.Figure:
+    """Affected -> targeted -> sent -> delivered -> replied, with the bounced and failed branches
+    as red bars beside the stage they leave (sent and targeted)."""
+    stages = funnel[funnel["kind"] == "stage"]
+    branches = funnel[funnel["kind"] == "branch"]
+    figure = go.Figure()
+    if stages["customers"].sum() == 0:
+        figure.update_layout(title=f"{phase}: no outreach recorded yet", **_LAYOUT)
+        return figure
+    top = max(int(stages["customers"].max()), 1)
+    figure.add_trace(go.Funnel(
+        y=[FUNNEL_LABELS[s] for s in stages["step"]], x=stages["customers"], name="customers",
+        textinfo="value+percent initial", marker=dict(color="#1d4ed8"),
+        hovertemplate="%{y}: %{x:,} customers (%{percentInitial} of the first step)<extra></extra>"))
+    figure.update_layout(title=f"{phase}: outreach funnel", funnelmode="stack", showlegend=False,
+                         **{**_LAYOUT, "height": 340})
+    if not branches.empty:
+        lines = [f"{FUNNEL_LABELS[r.step]}: {int(r.customers):,} ({r.customers / top:.1%})"
+                 for r in branches.itertuples()]
+        figure.add_annotation(text="<br>".join(lines), xref="paper", yref="paper", x=1, y=0, showarrow=False,
+                              align="right", font=dict(color="#b91c1c"), bgcolor="rgba(255,255,255,0.8)")
+    return figure
+
+
+def outreach_over_time(hourly: pd.DataFrame, *, phase: str, target: int = 0) -> go.Figure:
+    """Cumulative customers sent, delivered, unreached and replied, hour by hour."""
+    figure = go.Figure()
+    if hourly.empty:
+        figure.update_layout(title=f"{phase}: no delivery reports imported yet", **_LAYOUT)
+        return figure
+    styles = {"sent": ("Sent", "#64748b"), "delivered": ("Delivered", "#15803d"),
+              "unreached": ("Bounced or failed", "#b91c1c"), "replied": ("Replied", "#a16207")}
+    for column, (label, colour) in styles.items():
+        figure.add_trace(go.Scatter(x=hourly["hour"], y=hourly[column], mode="lines", name=label,
+                                    line=dict(color=colour, shape="hv"),
+                                    hovertemplate=f"{label}: %{{y:,}}<extra></extra>"))
+    if target:
+        figure.add_hline(y=target, line=dict(color="#1d4ed8", dash="dot"),
+                         annotation_text=f"to reach: {target:,}", annotation_position="top left")
+    figure.update_layout(title=f"{phase}: customers reached over time (cumulative)", hovermode="x unified",
+                         legend=dict(orientation="h", y=-0.2), **_LAYOUT)
+    figure.update_yaxes(rangemode="tozero", tickformat=",")
+    return figure
+
+
+def inquiries_vs_capacity(days: pd.DataFrame) -> go.Figure:
+    """Calls and mailbox messages per day as stacked bars, the call centre's capacity as a line;
+    days over capacity are marked."""
+    figure = go.Figure()
+    if days.empty:
+        figure.update_layout(title="No inquiry volumes recorded yet", **_LAYOUT)
+        return figure
+    figure.add_trace(go.Bar(x=days["day"], y=days["calls"], name="Calls", marker_color="#1d4ed8",
+                            hovertemplate="%{x|%d %b}: %{y:,} calls<extra></extra>"))
+    figure.add_trace(go.Bar(x=days["day"], y=days["mailbox"], name="Mailbox", marker_color="#93c5fd",
+                            hovertemplate="%{x|%d %b}: %{y:,} messages<extra></extra>"))
+    figure.add_trace(go.Scatter(x=days["day"], y=days["call_capacity"], name="Call capacity", mode="lines+markers",
+                                line=dict(color="#b91c1c", dash="dash", shape="hvh"),
+                                hovertemplate="%{x|%d %b}: capacity %{y:,} calls<extra></extra>"))
+    over = days[days["calls"] > days["call_capacity"]]
+    if not over.empty:
+        figure.add_trace(go.Scatter(x=over["day"], y=over["calls"], mode="markers", name="Calls over capacity",
+                                    marker=dict(symbol="triangle-up", size=12, color="#b91c1c"),
+                                    hovertemplate="%{x|%d %b}: %{y:,} calls, over capacity<extra></extra>"))
+    figure.update_layout(title="Customer inquiries per day against call-centre capacity", barmode="stack",
+                         legend=dict(orientation="h", y=-0.2), **_LAYOUT)
+    figure.update_yaxes(rangemode="tozero", tickformat=",")
+    return figure

@@ -170,6 +170,33 @@ def cmd_import_affected(args) -> int:
 
     engine = _engine(args)
     incident = find_incident(engine, args.incident)
+    try:
+        revision, summary = import_affected_file(engine, actor=system_actor(), incident_id=incident.id,
+                                                 path=Path(args.file), reason=args.reason or "",
+                                                 scope_label=args.scope_label, progress=_progress_printer())
+    finally:
+        print(file=sys.stderr)
+    print(f"Recorded scope revision {revision.seq} for '{incident.slug}': {summary.describe()}.")
+    return 0
+
+
+def cmd_import_outreach(args) -> int:
+    from breachdash.importers.delivery import import_delivery_report
+    from breachdash.incidents.service import find_incident
+
+    engine = _engine(args)
+    incident = find_incident(engine, args.incident)
+    try:
+        summary = import_delivery_report(engine, actor=system_actor(), incident_id=incident.id,
+                                         path=Path(args.file), progress=_progress_printer())
+    finally:
+        print(file=sys.stderr)
+    print(f"Imported {summary.file_name} into '{incident.slug}': {summary.describe()}.")
+    return 0
+
+
+def _progress_printer():
+    """A progress callback drawing one updating line on stderr."""
     last = {"percent": -1}
 
     def progress(fraction: float, message: str) -> None:
@@ -178,21 +205,25 @@ def cmd_import_affected(args) -> int:
             last["percent"] = percent
             print(f"\r{percent:3d}%  {message:<40}", end="", file=sys.stderr, flush=True)
 
-    try:
-        revision, summary = import_affected_file(engine, actor=system_actor(), incident_id=incident.id,
-                                                 path=Path(args.file), reason=args.reason or "",
-                                                 scope_label=args.scope_label, progress=progress)
-    finally:
-        print(file=sys.stderr)
-    print(f"Recorded scope revision {revision.seq} for '{incident.slug}': {summary.describe()}.")
-    return 0
+    return progress
 
 
 def cmd_synth(args) -> int:
     from breachdash.synth import write_synthetic
 
+    from datetime import datetime, timezone
+
+    sent_at = None
+    if args.sent_at:
+        try:
+            sent_at = datetime.fromisoformat(args.sent_at)
+        except ValueError:
+            print(f"--sent-at {args.sent_at!r} is not an ISO 8601 date and time", file=sys.stderr)
+            return 2
+        sent_at = sent_at if sent_at.tzinfo else sent_at.replace(tzinfo=timezone.utc)
     paths = write_synthetic(customers=args.customers, out_dir=Path(args.out), seed=args.seed,
-                            formats=args.format, progress=lambda msg: print(msg, file=sys.stderr))
+                            formats=args.format, sent_at=sent_at, phase=args.phase,
+                            progress=lambda msg: print(msg, file=sys.stderr))
     for path in paths:
         print(path)
     return 0
@@ -259,12 +290,20 @@ def build_parser() -> argparse.ArgumentParser:
     affected.add_argument("--scope-label", default="all", help="e.g. all, US, EU")
     affected.set_defaults(func=cmd_import_affected)
 
+    outreach = sub.add_parser("import-outreach", help="import a vendor delivery-status report")
+    outreach.add_argument("file", help="CSV or Parquet (docs/file-formats.md)")
+    outreach.add_argument("--incident", required=True, help="id or slug")
+    outreach.set_defaults(func=cmd_import_outreach)
+
     synth = sub.add_parser("synth", help="write synthetic affected-customer and delivery-status files")
     synth.add_argument("--customers", type=int, required=True)
     synth.add_argument("--out", required=True)
     synth.add_argument("--seed", type=int, default=7)
     synth.add_argument("--format", choices=["csv", "parquet"], action="append",
                        help="csv and/or parquet (default: both)")
+    synth.add_argument("--sent-at", help="when the delivery report's notices went out (ISO 8601; default: six "
+                                         "days ago, so every event is in the past)")
+    synth.add_argument("--phase", default="initial_notice", help="the phase key the delivery report names")
     synth.set_defaults(func=cmd_synth)
 
     bench = sub.add_parser("bench", help="measure set-up and page render times; prints a table")

@@ -6,7 +6,14 @@ from breachdash.auth.models import RoleGrant, User
 from breachdash.comms.models import ChecklistItem, CommsPhase, MessageVersion, SendRecord, SignOff
 from breachdash.incidents.models import Incident
 from breachdash.obligations.models import Obligation, ObligationFiling
-from breachdash.outreach.models import OutreachCount
+from breachdash.outreach.models import (
+    CustomerChunk,
+    DeliveryReport,
+    InquiryDay,
+    OutreachCount,
+    OutreachHourly,
+    OutreachState,
+)
 from breachdash.remediation.models import RemediationAction
 from breachdash.scope.models import (
     ScopeCell,
@@ -21,7 +28,8 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "AuditEvent", "ChecklistItem", "CommsPhase", "Incident", "MessageVersion", "Obligation",
-    "ObligationFiling", "OutreachCount", "RemediationAction", "RoleGrant", "ScopeCell", "ScopeDataTypeCount", "ScopeRegionCount",
+    "ObligationFiling", "OutreachCount", "CustomerChunk", "DeliveryReport", "InquiryDay", "OutreachHourly",
+    "OutreachState", "RemediationAction", "RoleGrant", "ScopeCell", "ScopeDataTypeCount", "ScopeRegionCount",
     "ScopeRevision", "ScopeSystemCount", "SendRecord", "SignOff", "TimelineEvent", "User",
     "metadata",
 ]

@@ -32,8 +32,8 @@ DATA_TYPE_SETS = [
 DATA_TYPE_SET_WEIGHTS = [0.35, 0.2, 0.25, 0.14, 0.06]
 CHANNELS = ["email", "sms", "postal letter"]
 CHANNEL_WEIGHTS = [0.8, 0.12, 0.08]
-STATUSES = ["sent", "delivered", "bounced", "opened", "replied", "opted_out"]
-STATUS_WEIGHTS = [0.1, 0.55, 0.05, 0.25, 0.03, 0.02]
+STATUSES = ["sent", "delivered", "bounced", "failed", "opened", "replied", "opted_out"]
+STATUS_WEIGHTS = [0.09, 0.55, 0.05, 0.01, 0.25, 0.03, 0.02]
 
 AFFECTED_SCHEMA = pa.schema([
     ("customer_id", pa.string()), ("region", pa.string()), ("segment", pa.string()),
@@ -43,7 +43,13 @@ DELIVERY_SCHEMA = pa.schema([
     ("customer_id", pa.string()), ("phase", pa.string()), ("channel", pa.string()), ("status", pa.string()),
     ("event_time", pa.string()), ("vendor_ref", pa.string()),
 ])
-SENT_AT = datetime(2026, 11, 21, 7, 0, tzinfo=timezone.utc)
+EVENT_SPREAD_SECONDS = 5 * 24 * 3600
+
+
+def default_sent_at() -> datetime:
+    """Six days ago on the hour: every event (up to five days later) is in the past."""
+    now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    return now - timedelta(days=6)
 
 
 def customer_ids(start: int, stop: int) -> list[str]:
@@ -71,7 +77,7 @@ def affected_chunks(customers: int, seed: int) -> Iterator[pa.Table]:
         }, schema=AFFECTED_SCHEMA)
 
 
-def delivery_chunks(customers: int, seed: int) -> Iterator[pa.Table]:
+def delivery_chunks(customers: int, seed: int, sent_at: datetime, phase: str = "initial_notice") -> Iterator[pa.Table]:
     """One event per customer, plus an earlier 'sent' event for every tenth one (so the
     latest-event-wins rule has something to do)."""
     rng = np.random.default_rng(seed + 1)
@@ -80,16 +86,16 @@ def delivery_chunks(customers: int, seed: int) -> Iterator[pa.Table]:
         ids = customer_ids(start, start + size)
         channels = _pick(rng, CHANNELS, CHANNEL_WEIGHTS, size)
         statuses = _pick(rng, STATUSES, STATUS_WEIGHTS, size)
-        offsets = rng.integers(60, 5 * 24 * 3600, size=size)
-        times = [(SENT_AT + timedelta(seconds=int(s))).isoformat() for s in offsets]
+        offsets = rng.integers(60, EVENT_SPREAD_SECONDS, size=size)
+        times = [(sent_at + timedelta(seconds=int(s))).isoformat() for s in offsets]
         refs = [f"vnd-{start + i:09d}" for i in range(size)]
-        table = pa.table({"customer_id": ids, "phase": ["initial_notice"] * size, "channel": channels,
+        table = pa.table({"customer_id": ids, "phase": [phase] * size, "channel": channels,
                           "status": statuses, "event_time": times, "vendor_ref": refs}, schema=DELIVERY_SCHEMA)
         earlier = np.arange(0, size, 10)
         extra = pa.table({
-            "customer_id": [ids[i] for i in earlier], "phase": ["initial_notice"] * len(earlier),
+            "customer_id": [ids[i] for i in earlier], "phase": [phase] * len(earlier),
             "channel": channels.take(pa.array(earlier)), "status": ["sent"] * len(earlier),
-            "event_time": [SENT_AT.isoformat()] * len(earlier),
+            "event_time": [sent_at.isoformat()] * len(earlier),
             "vendor_ref": [refs[i] + "-s" for i in earlier]}, schema=DELIVERY_SCHEMA)
         yield pa.concat_tables([extra, table])
 
@@ -118,7 +124,7 @@ def _write(chunks: Iterator[pa.Table], schema: pa.Schema, stem: Path, formats: l
 
 def write_synthetic(
     *, customers: int, out_dir: Path, seed: int = 7, formats: list[str] | None = None,
-    progress: Callable[[str], None] = lambda _msg: None,
+    sent_at: datetime | None = None, phase: str = "initial_notice", progress: Callable[[str], None] = lambda _msg: None,
 ) -> list[Path]:
     if customers < 1:
         raise ValueError("--customers must be at least 1")
@@ -127,5 +133,6 @@ def write_synthetic(
     progress(f"writing {customers:,} affected customers …")
     paths = _write(affected_chunks(customers, seed), AFFECTED_SCHEMA, out_dir / "affected_customers", formats)
     progress(f"writing the delivery-status report (about {customers * 1.1:,.0f} events) …")
-    paths += _write(delivery_chunks(customers, seed), DELIVERY_SCHEMA, out_dir / "delivery_status", formats)
+    paths += _write(delivery_chunks(customers, seed, sent_at or default_sent_at(), phase), DELIVERY_SCHEMA,
+                    out_dir / "delivery_status", formats)
     return paths

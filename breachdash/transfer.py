@@ -28,7 +28,7 @@ from breachdash.db import read_session, write_session
 from breachdash.errors import InvalidInput
 from breachdash.incidents.models import MILESTONE_FIELDS, Incident
 from breachdash.obligations.models import Obligation, ObligationFiling
-from breachdash.outreach.models import OUTREACH_MEASURES, OutreachCount
+from breachdash.outreach.models import OUTREACH_MEASURES, CountSource, OutreachCount
 from breachdash.remediation.models import RemediationAction
 from breachdash.scope.models import (
     CellCountIn,
@@ -159,7 +159,9 @@ def _export_phases(session: Session, incident_id: int) -> list[dict]:
             })
         sends = session.exec(select(SendRecord).where(SendRecord.phase_id == p.id)
                              .order_by(col(SendRecord.id))).all()
-        cells = session.exec(select(OutreachCount).where(OutreachCount.phase_id == p.id)
+        # Hand-entered counts only: report counts derive from per-customer data, which stays out of exports.
+        cells = session.exec(select(OutreachCount).where(OutreachCount.phase_id == p.id,
+                                                         OutreachCount.source == CountSource.entered)
                              .order_by(col(OutreachCount.id))).all()
         out.append({
             "key": p.key, "name": p.name, "position": p.position, "audience": p.audience,
@@ -435,7 +437,7 @@ def _write_document(session: Session, doc: dict) -> Incident:
             open_warnings=s["open_warnings"]) for s in p["sends"]])
         session.add_all([OutreachCount(
             incident_id=incident.id, phase_id=phase.id, channel=c["channel"], region=c["region"],
-            segment=c["segment"], **{m: c[m] for m in OUTREACH_MEASURES}, updated_at=_parse_ts(c["updated_at"]),
+            segment=c["segment"], **{m: c.get(m, 0) for m in OUTREACH_MEASURES}, updated_at=_parse_ts(c["updated_at"]),
             updated_by=c["updated_by"], version=c["version"]) for c in p["outreach"]])
     for o in doc["obligations"]:
         obligation = Obligation(

@@ -1,7 +1,5 @@
 """Scope & exposure: the current estimate, how it got there, what data is exposed where;
 architects record revisions and import the affected-customers file here."""
-import tempfile
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -10,7 +8,6 @@ from breachdash import charts, ui
 from breachdash.analytics import financial_exposure
 from breachdash.auth.rules import Action
 from breachdash.display import count, local_time, signed
-from breachdash.errors import BreachdashError
 from breachdash.importers.affected import import_affected_file
 from breachdash.reference import data_types as catalogue
 from breachdash.scope.models import Confidence, CountUnit, ExposureStatus
@@ -156,7 +153,7 @@ with import_tab:
         st.info("Architects import the affected-customers file.")
     else:
         st.caption("CSV or Parquet with pseudonymous customer ids (docs/file-formats.md). The counts of the new "
-                   "revision come straight from the file; the ids themselves are not stored. Larger files: "
+                   "revision come straight from the file; the pseudonymous ids are kept only to reconcile outreach. Larger files: "
                    "python -m breachdash import-affected FILE --incident SLUG")
         with st.form("import_affected", clear_on_submit=True):
             upload = st.file_uploader("Affected-customers file", type=["csv", "parquet"], key="affected_file")
@@ -165,17 +162,8 @@ with import_tab:
         if start_import and upload is None:
             st.warning("Choose a file first.")
         elif start_import:
-            bar = st.progress(0.0, text="starting")
-            with tempfile.TemporaryDirectory() as workdir:
-                path = Path(workdir) / Path(upload.name).name
-                path.write_bytes(upload.getbuffer())
-                try:
-                    revision, summary = import_affected_file(
-                        ctx.engine, actor=ctx.actor, incident_id=incident.id, path=path, reason=import_reason,
-                        progress=lambda fraction, message: bar.progress(min(fraction, 1.0), text=message))
-                except BreachdashError as exc:
-                    bar.empty()
-                    ui.show_error(exc)
-                else:
-                    ui.flash(f"Recorded revision {revision.seq} from {summary.file_name}: {summary.describe()}.")
-                    st.rerun()
+            ui.import_upload(
+                upload, lambda path, progress: import_affected_file(
+                    ctx.engine, actor=ctx.actor, incident_id=incident.id, path=path, reason=import_reason,
+                    progress=progress),
+                lambda result: f"Recorded revision {result[0].seq} from {result[1].file_name}: {result[1].describe()}.")

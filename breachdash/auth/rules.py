@@ -24,6 +24,7 @@ class Action(StrEnum):
     sign_off = "sign off a message"
     mark_sent = "mark a phase sent"
     record_outreach = "record outreach progress"
+    lookup_customer = "look up a customer's notifications"
     manage_obligations = "manage obligations"
     view_audit = "view the audit trail"
 
@@ -46,6 +47,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.sign_off: frozenset({E, P, L}),
     Action.mark_sent: frozenset({P}),
     Action.record_outreach: frozenset({P}),
+    Action.lookup_customer: frozenset({P}),
     Action.manage_obligations: frozenset({L}),
     Action.view_audit: frozenset({ADM, E, L}),
 }

@@ -1,11 +1,13 @@
 """Affected-customers file -> a scope revision whose counts are derived exactly from the file.
 
-Only counts are stored: distinct customers overall, per data type, per region, per system and
-per data type x region. The customer ids themselves (pseudonymous) never leave the throwaway
-DuckDB workspace. Format: docs/file-formats.md.
+The revision holds counts: distinct customers overall, per data type, per region, per system and
+per data type x region. The pseudonymous customer ids are kept with their region and segment
+(as customer chunks, never in the revision) so outreach can be reconciled against this list.
+Format: docs/file-formats.md.
 """
 from __future__ import annotations
 
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,7 +20,7 @@ from sqlmodel import select
 
 from breachdash.auth.rules import Action, Actor, require
 from breachdash.db import read_session, write_session
-from breachdash.errors import Conflict, InvalidInput
+from breachdash.errors import BreachdashError, Conflict, InvalidInput
 from breachdash.importers.common import (
     Progress,
     check_columns,
@@ -31,6 +33,9 @@ from breachdash.importers.common import (
     parquet_columns,
     run_with_progress,
 )
+from breachdash.outreach.models import ChunkKind
+from breachdash.outreach.service import recompute_outreach
+from breachdash.outreach.store import BUCKET_SQL, store_chunks
 from breachdash.reference import data_types, is_valid_region
 from breachdash.scope.models import Confidence, CountUnit, RevisionSource, ScopeRevision, ScopeRevisionCreate
 from breachdash.scope.rules import revision_problems
@@ -134,13 +139,17 @@ def _row_problems(connection: duckdb.DuckDBPyConnection) -> list[tuple[str, str]
     return sorted(problems, key=lambda p: int(p[0].split()[1].rstrip(",")))[:MAX_REPORTED_ROWS * 2]
 
 
-def analyse_affected_file(path: Path | str, *, sha256: str, progress: Progress = no_progress) -> AffectedSummary:
+def analyse_affected_file(path: Path | str, *, sha256: str, progress: Progress = no_progress,
+                          customers_dir: Path | None = None) -> AffectedSummary:
     """Read and check the whole file, then count. Raises InvalidInput naming row and column.
 
     The usual file (valid, one row per customer) is counted in two streaming passes with no copy
     of the rows: one proves the ids distinct (equal 64-bit hashes can only undercount, so as many
     distinct hashes as rows means no id repeats), one groups the rows by (region, data types,
-    system). Anything else takes the slow path over a materialised copy."""
+    system). Anything else takes the slow path over a materialised copy.
+
+    With `customers_dir`, also writes the customer list (id, region, segment, times listed) there
+    as bucketed Parquet, for outreach reconciliation (outreach/store.py)."""
     path = Path(path)
     source = _source(path)
     with duckdb_workspace() as connection:
@@ -175,10 +184,33 @@ def analyse_affected_file(path: Path | str, *, sha256: str, progress: Progress =
             else:
                 counts = _count_with_duplicates(connection, progress)
         types, regions, systems, cells, duplicated, several = counts
+        if customers_dir is not None:
+            progress(0.95, "keeping the customer list for outreach reconciliation")
+            _export_customers(connection, source if "rows" not in _tables(connection) else None, path, customers_dir)
     return AffectedSummary(file_name=path.name, sha256=sha256, rows=rows, customers=customers,
                            duplicate_rows=rows - customers, duplicated_customers=duplicated,
                            customers_in_several_regions=several, data_types=types, regions=regions,
                            systems=systems, cells=cells)
+
+
+def _tables(connection: duckdb.DuckDBPyConnection) -> set[str]:
+    return {name for (name,) in connection.execute("SHOW TABLES").fetchall()}
+
+
+def _export_customers(connection: duckdb.DuckDBPyConnection, source: str | None, path: Path,
+                      directory: Path) -> None:
+    """One row per (trimmed) customer id: its first row's region and segment, and how often listed."""
+    if source is None:  # the slow path kept the rows in file order
+        sql = ("SELECT trim(customer_id) AS customer_id, arg_min(upper(trim(region)), rowid) AS region, "
+               "arg_min(coalesce(trim(segment), ''), rowid) AS segment, count(*) AS listed FROM rows GROUP BY 1")
+        params = []
+    else:  # the ids are distinct: min() only settles ids that differ by surrounding spaces
+        sql = (f"SELECT trim(customer_id) AS customer_id, min(upper(trim(region))) AS region, "
+               f"min(coalesce(trim(segment), '')) AS segment, count(*) AS listed FROM {source} GROUP BY 1")
+        params = [str(path)]
+    connection.execute(
+        f"COPY (SELECT *, {BUCKET_SQL} AS bucket FROM ({sql})) TO '{directory}' "
+        "(FORMAT parquet, PARTITION_BY (bucket), COMPRESSION zstd, OVERWRITE_OR_IGNORE true)", params).fetchall()
 
 
 MAX_GROUPS = 100_000
@@ -282,31 +314,40 @@ def import_affected_file(
     # The fingerprint is computed while DuckDB reads the file (hashlib releases the GIL), and
     # checked before anything is written; the unique constraint backs the check up.
     stop = threading.Event()
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=1) as pool, tempfile.TemporaryDirectory(prefix="breachdash-affected-") as workdir:
+        customers_dir = Path(workdir) / "customers"
         fingerprint = pool.submit(file_sha256, path, stop)
         try:
-            summary = analyse_affected_file(path, sha256="", progress=progress)
+            summary = analyse_affected_file(path, sha256="", progress=progress, customers_dir=customers_dir)
         except BaseException:
             stop.set()  # a refused file needs no fingerprint: do not wait for the rest of it
             raise
         sha256 = fingerprint.result()
-    summary.sha256 = sha256
-    previous = _already_imported(engine, incident_id, sha256)
-    if previous is not None:
-        raise _refuse_repeat(previous)
-    revision_in = revision_from_summary(summary, reason=reason, scope_label=scope_label)
-    problems = revision_problems(revision_in)
-    if problems:  # cannot happen for counts derived from one file; guard the invariant anyway
-        raise InvalidInput(problems)
-    progress(0.96, "recording the revision")
-    try:
-        with write_session(engine) as session:
-            revision = add_revision(session, actor=actor, incident_id=incident_id, revision_in=revision_in,
-                                    source=RevisionSource.file_import.value, source_file_sha256=sha256)
-    except IntegrityError:  # the same file imported concurrently: the first one won
+        summary.sha256 = sha256
         previous = _already_imported(engine, incident_id, sha256)
-        if previous is None:
-            raise
-        raise _refuse_repeat(previous) from None
+        if previous is not None:
+            raise _refuse_repeat(previous)
+        revision_in = revision_from_summary(summary, reason=reason, scope_label=scope_label)
+        problems = revision_problems(revision_in)
+        if problems:  # cannot happen for counts derived from one file; guard the invariant anyway
+            raise InvalidInput(problems)
+        progress(0.96, "recording the revision")
+        try:
+            with write_session(engine) as session:
+                revision = add_revision(session, actor=actor, incident_id=incident_id, revision_in=revision_in,
+                                        source=RevisionSource.file_import.value, source_file_sha256=sha256)
+                store_chunks(session, incident_id=incident_id, kind=ChunkKind.affected, source_id=revision.id,
+                             directory=customers_dir)
+        except IntegrityError:  # the same file imported concurrently: the first one won
+            previous = _already_imported(engine, incident_id, sha256)
+            if previous is None:
+                raise
+            raise _refuse_repeat(previous) from None
+    progress(0.98, "recounting outreach against the new list")
+    try:
+        recompute_outreach(engine, actor=actor, incident_id=incident_id)
+    except BreachdashError:
+        # The revision stands; the Outreach page shows its figures predate this list and offers a recount.
+        pass
     progress(1.0, "done")
     return revision, summary

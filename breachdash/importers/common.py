@@ -134,6 +134,8 @@ def duckdb_workspace() -> Iterator[duckdb.DuckDBPyConnection]:
         try:
             connection.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
             connection.execute("SET threads = 2")
+            # Times without an offset are UTC, whatever the server's own zone.
+            connection.execute("SET TimeZone = 'UTC'")
             connection.execute("SET preserve_insertion_order = true")
             # Keep query_progress() working without DuckDB drawing its own bar on the terminal.
             connection.execute("SET enable_progress_bar = true")

@@ -220,6 +220,26 @@ def run_action(action, success) -> None:
     st.rerun()
 
 
+def import_upload(upload, importer, success) -> None:
+    """Run a file importer on an uploaded file with a progress bar. `importer(path, progress)`
+    does the work; `success(result)` words the message kept for the rerun that shows the data."""
+    import tempfile
+    from pathlib import Path
+
+    bar = st.progress(0.0, text="starting")
+    with tempfile.TemporaryDirectory(prefix="breachdash-upload-") as workdir:
+        path = Path(workdir) / Path(upload.name).name
+        path.write_bytes(upload.getbuffer())
+        try:
+            result = importer(path, lambda fraction, message: bar.progress(min(fraction, 1.0), text=message))
+        except BreachdashError as exc:
+            bar.empty()
+            show_error(exc)
+            return
+    flash(success(result))
+    st.rerun()
+
+
 def can(actor: Actor, action) -> bool:
     """Whether to offer a form: the same rule the service enforces (auth.rules.may)."""
     from breachdash.auth.rules import may

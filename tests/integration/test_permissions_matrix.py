@@ -12,7 +12,7 @@ from breachdash.common import utcnow
 from breachdash.errors import PermissionDenied
 from breachdash.incidents.service import create_incident, get_incident, set_milestone, update_incident
 from breachdash.obligations.service import add_obligation
-from breachdash.outreach.service import record_outreach
+from breachdash.outreach.service import customer_history, record_outreach
 from breachdash.remediation.service import add_action, set_action_status
 from breachdash.scope.service import record_revision
 from breachdash.timeline.service import add_event
@@ -36,6 +36,7 @@ EXPECTED = {
     Action.sign_off: {"executive", "pr", "legal"},
     Action.mark_sent: {"pr"},
     Action.record_outreach: {"pr"},
+    Action.lookup_customer: {"pr"},
     Action.manage_obligations: {"legal"},
     Action.view_audit: {"admin", "executive", "legal"},
 }
@@ -116,6 +117,8 @@ def _call(action, engine, actor, role, ctx, index):
     elif action == Action.record_outreach:
         record_outreach(engine, actor=actor, phase_id=phases["initial_notice"].phase_id,
                         counts_in={"channel": "email", "region": "DE", "targeted": 10, "sent": 5})
+    elif action == Action.lookup_customer:
+        customer_history(engine, actor=actor, incident_id=incident_id, customer_id="cus_unknown")
     elif action == Action.manage_obligations:
         add_obligation(engine, actor=actor, incident_id=incident_id, obligation_in={
             "rule_id": f"rule-{role}", "jurisdiction": "EU", "regime": "GDPR", "recipient": "regulator"})
