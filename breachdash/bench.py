@@ -152,14 +152,18 @@ def _demo_database(databases: _Databases) -> str:
     return url
 
 
-def run_bench(*, postgres_url: str | None, repeat: int = 5, scope_sizes: list[int] | None = None) -> int:
+def run_bench(*, postgres_url: str | None, repeat: int = 5, scope_sizes: list[int] | None = None,
+              outreach_sizes: list[int] | None = None) -> int:
+    from breachdash.bench_outreach import bench_outreach, print_outreach_tables
     from breachdash.bench_scope import bench_scope_import, print_scope_table
     from breachdash.demo import DEMO_USERS
     from breachdash.ui.render_timing import page_render_seconds
 
     architect = next(email for role, email, _, _ in DEMO_USERS if role.value == "architect")
+    pr = next(email for role, email, _, _ in DEMO_USERS if role.value == "pr")
     rows: list[Row] = []
     scope_rows: list[dict] = []
+    outreach_rows: list[dict] = []
     backends = ["sqlite"] + (["postgres"] if postgres_url else [])
     with tempfile.TemporaryDirectory() as workdir:
         for backend in backends:
@@ -172,11 +176,19 @@ def run_bench(*, postgres_url: str | None, repeat: int = 5, scope_sizes: list[in
                         sizes=scope_sizes, backend=backend, fresh_demo_url=lambda: _demo_database(databases),
                         render_seconds=lambda url: page_render_seconds(
                             database_url=url, email=architect, repeat=repeat, page="pages/scope.py"))
+                if outreach_sizes:
+                    outreach_rows += bench_outreach(
+                        sizes=outreach_sizes, backend=backend, repeat=repeat,
+                        fresh_demo_url=lambda: _demo_database(databases),
+                        render_seconds=lambda url: page_render_seconds(
+                            database_url=url, email=pr, repeat=repeat, page="pages/outreach.py"))
             finally:
                 databases.drop_all()
     _print(rows)
     if scope_rows:
         print_scope_table(scope_rows)
+    if outreach_rows:
+        print_outreach_tables(outreach_rows)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak RSS of this process: {peak_mib:.0f} MiB · repeat={repeat} · medians")
     return 0

@@ -232,8 +232,11 @@ def cmd_synth(args) -> int:
 def cmd_bench(args) -> int:
     from breachdash.bench import run_bench
 
-    sizes = [int(size) for size in args.scope_sizes.split(",") if size.strip()] if args.scope_sizes else []
-    return run_bench(postgres_url=args.postgres_url, repeat=args.repeat, scope_sizes=sizes)
+    def sizes(value: str) -> list[int]:
+        return [int(size) for size in value.split(",") if size.strip()] if value else []
+
+    return run_bench(postgres_url=args.postgres_url, repeat=args.repeat, scope_sizes=sizes(args.scope_sizes),
+                     outreach_sizes=sizes(args.outreach_sizes))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -312,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--scope-sizes", default="1000,1000000",
                        help="affected-customer file sizes to import, comma-separated (e.g. 1000,1000000,10000000); "
                             "empty to skip")
+    bench.add_argument("--outreach-sizes", default="1000,1000000",
+                       help="delivery-report sizes in events to import, with the Outreach page render and customer "
+                            "lookup at each, comma-separated (e.g. 1000,1000000,10000000); empty to skip")
     bench.set_defaults(func=cmd_bench)
     return parser
 

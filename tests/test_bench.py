@@ -1,10 +1,37 @@
+import re
+
 from breachdash.bench import run_bench
 
 
 def test_bench__prints_each_figure_with_its_baseline_and_ratio(capsys):
-    assert run_bench(postgres_url=None, repeat=1) == 0
+    assert run_bench(postgres_url=None, repeat=1, outreach_sizes=[1000]) == 0
     out = capsys.readouterr().out
+    lines = out.splitlines()
     for measure in ("migrate an empty database to head", "seed the demo incident", "Overview render"):
-        line = next(line for line in out.splitlines() if line.startswith(measure))
+        line = next(line for line in lines if line.startswith(measure))
         assert line.rstrip().endswith("x")
     assert "peak RSS" in out
+
+    # Outreach: the delivery-report import with rows/s, both throughput ratios, RSS and the naive baseline.
+    start = next(i for i, line in enumerate(lines) if line.startswith("Delivery-report import"))
+    header = lines[start + 1].split("  ")
+    for column in ("rows/s", "vs DuckDB read_csv", "vs sqlite3 executemany", "import peak RSS MiB",
+                   "naive pandas s", "naive RSS MiB"):
+        assert column in [h.strip() for h in header if h.strip()]
+    cells = lines[start + 3].split()
+    assert cells[:2] == ["sqlite", "1,000"]
+    import_s, rows_per_s, vs_duckdb, vs_sqlite, rss, *_ = cells[2:]
+    assert float(import_s) > 0 and int(rows_per_s.replace(",", "")) > 0 and float(rss) > 0
+    assert re.fullmatch(r"\d+\.\d\dx", vs_duckdb) and re.fullmatch(r"\d+\.\d\dx", vs_sqlite)
+    assert len(cells) == 13
+
+    # The Outreach page render (against the smallest size) and the lookup's median and p95.
+    start = next(i for i, line in enumerate(lines) if line.startswith("Outreach page render"))
+    backend, events, render_s, vs_smallest, median_ms, p95_ms, lookups = lines[start + 3].split()
+    assert (backend, events, vs_smallest, lookups) == ("sqlite", "1,000", "1.00x", "205")
+    assert float(render_s) > 0 and 0 < float(median_ms) <= float(p95_ms)
+
+    # Each goal of the issue is stated with its verdict.
+    goals = [line for line in lines if line.startswith("  sqlite at 1,000 events:")]
+    for goal in ("goal ≥0.5x DuckDB: ", "goal <1024 MiB: ", "goal ≤1.2x", "goal <50 ms: median "):
+        assert any(goal in line and re.search(r"\b(met|NOT MET|needs two sizes)\b", line) for line in goals), goal
