@@ -65,7 +65,8 @@ import pandas as pd
 """, """
 frame = pd.read_csv({path!r}, dtype=str)
 frame["event_time"] = pd.to_datetime(frame["event_time"], utc=True, format="ISO8601")
-latest = frame.sort_values("event_time", kind="stable").drop_duplicates(["customer_id", "phase", "channel"], keep="last")
+latest = (frame.sort_values("event_time", kind="stable")
+          .drop_duplicates(["customer_id", "phase", "channel"], keep="last"))
 by_status = latest.groupby(["phase", "channel", "status"]).size()
 customers = latest["customer_id"].nunique()
 """)
@@ -107,7 +108,8 @@ def lookup_latencies(url: str, customers: int, *, lookups: int = LOOKUPS, seed: 
             start = time.perf_counter()
             history = customer_history(engine, actor=actor, incident_id=incident.id, customer_id=customer_id)
             times.append(time.perf_counter() - start)
-            if (customer_id in unknown) != history.events.empty or (customer_id in unknown) != (history.affected is None):
+            missing = customer_id in unknown
+            if missing != history.events.empty or missing != (history.affected is None):
                 raise RuntimeError(f"customer lookup of {customer_id} found the wrong rows")
         return times
     finally:

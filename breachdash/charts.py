@@ -231,3 +231,40 @@ def inquiries_vs_capacity(days: pd.DataFrame) -> go.Figure:
                          legend=dict(orientation="h", y=-0.2), **_LAYOUT)
     figure.update_yaxes(rangemode="tozero", tickformat=",")
     return figure
+
+
+STATUS_COLOURS = {"late": "#b91c1c", "not due": "#1d4ed8", "in preparation": "#a16207", "filed": "#15803d",
+                  "not applicable": "#9ca3af"}
+
+
+def obligation_deadlines(register: pd.DataFrame, milestones: dict, *, now, zone: str = "UTC") -> go.Figure:
+    """Each applicable obligation's clock as a bar from its start to its deadline, coloured by
+    status, with detection, awareness and now marked: the deadlines on the incident's timeline."""
+    data = register[register["due_at"].notna() & register["applicability"].isin(["applies", "may apply"])]
+    figure = go.Figure()
+    if data.empty:
+        figure.update_layout(title="No deadlines yet", **_LAYOUT)
+        return figure
+    data = data.sort_values("due_at", ascending=False)
+    labels = [f"{r.rule_id} → {r.recipient_name[:40]}" for r in data.itertuples()]
+    for status, rows in data.assign(label=labels).groupby("status", sort=False):
+        starts = rows["clock_started_at"].fillna(rows["due_at"])
+        figure.add_trace(go.Bar(
+            base=starts, x=(rows["due_at"] - starts).dt.total_seconds() * 1000, y=rows["label"], orientation="h",
+            name=status, marker=dict(color=STATUS_COLOURS.get(status, "#6b7280")),
+            customdata=rows[["regime", "due_at"]].assign(
+                regime=rows["regime"].map(_hover_text),
+                due_at=rows["due_at"].dt.tz_convert(zone).dt.strftime("%Y-%m-%d %H:%M")).to_numpy(),
+            hovertemplate="%{y}<br>%{customdata[0]}<br>due %{customdata[1]}<extra></extra>"))
+    for name, moment, colour in (("detected", milestones.get("detected_at"), "#7f1d1d"),
+                                 ("Legal aware", milestones.get("legal_aware_at"), "#a16207"),
+                                 ("now", now, "#111827")):
+        if moment is not None:
+            figure.add_vline(x=moment, line=dict(color=colour, dash="dot"))
+            figure.add_annotation(x=moment, y=1.02, yref="paper", text=name, showarrow=False,
+                                  font=dict(color=colour, size=11))
+    figure.update_layout(title="Notification deadlines on the incident timeline", barmode="overlay",
+                         legend=dict(orientation="h", y=-0.15),
+                         **{**_LAYOUT, "height": max(300, 24 * len(data) + 140), "margin": dict(l=10, r=10, t=60, b=10)})
+    figure.update_xaxes(type="date")
+    return figure

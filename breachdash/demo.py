@@ -18,7 +18,7 @@ from breachdash.comms import service as comms
 from breachdash.common import simulated_clock
 from breachdash.incidents.models import Incident
 from breachdash.incidents.service import create_incident, set_milestone
-from breachdash.obligations.service import add_obligation, file_obligation
+from breachdash.obligations.service import file_obligation, find_obligation
 from breachdash.outreach.service import record_outreach
 from breachdash.remediation.service import add_action, set_action_status
 from breachdash.scope.service import record_revision
@@ -236,25 +236,6 @@ def seed_demo(engine: Engine, *, anchor: datetime | None = None, seed: int = DEM
     for hours, role in ((63, Role.legal), (64, Role.pr), (65, Role.executive)):
         with simulated_clock(at(hours)):
             comms.sign_off(engine, actor=actors[role], message_version_id=notice.id, role=role, decision="approve")
-    with simulated_clock(at(65.5)):
-        gdpr = add_obligation(engine, actor=legal, incident_id=incident_id, obligation_in={
-            "rule_id": "eu-gdpr-art33", "jurisdiction": "EU", "regime": "GDPR Art. 33",
-            "recipient": "regulator", "reason": "EU residents affected (DE, FR, IE, NL, ES); personal data breach.",
-            "clock_started_at": at(5.75), "due_at": at(5.75 + 72)})
-        add_obligation(engine, actor=legal, incident_id=incident_id, obligation_in={
-            "rule_id": "us-tx-ag", "jurisdiction": "US-TX", "regime": "Texas Bus. & Com. Code §521.053",
-            "recipient": "attorney general",
-            "reason": "More than 250 Texas residents affected; notice within 30 days of determination.",
-            "clock_started_at": at(5.75), "due_at": at(5.75 + 24 * 30)})
-        add_obligation(engine, actor=legal, incident_id=incident_id, obligation_in={
-            "rule_id": "us-ca-individuals", "jurisdiction": "US-CA", "regime": "Cal. Civ. Code §1798.82",
-            "recipient": "individuals",
-            "reason": "California residents' names with payment card numbers; notice without unreasonable delay.",
-            "clock_started_at": at(5.75)})
-        add_obligation(engine, actor=legal, incident_id=incident_id, obligation_in={
-            "rule_id": "us-sec-8k-105", "jurisdiction": "US", "regime": "SEC Form 8-K Item 1.05",
-            "recipient": "regulator", "applicability": "may apply",
-            "reason": "The company is an SEC registrant; materiality determination pending."})
     _complete_checklist(engine, actors, phases["initial_notice"].phase_id, at(66))
     _move(engine, pr, phases["initial_notice"].phase_id, ["in review", "approved"], at(67))
     with simulated_clock(at(70)):
@@ -263,8 +244,13 @@ def seed_demo(engine: Engine, *, anchor: datetime | None = None, seed: int = DEM
                         channels=["email", "web notice"], expected_version=phase_version)
 
     with simulated_clock(at(71)):
-        file_obligation(engine, actor=legal, obligation_id=gdpr.id, filed_at=at(70.5),
-                        reference="DPC breach notification form, ref BN-2291 (fictional)")
+        # The obligations themselves come from the rules engine (recomputed with every revision).
+        for rule_id, filed, reference in (
+                ("EU-GDPR-33-SA", 70.5, "DPC breach notification form, ref BN-2291 (fictional)"),
+                ("UK-GDPR-33-ICO", 70.5, "ICO personal data breach report, ref IC-58812 (fictional)"),
+                ("US-CA-IND", 70, "Initial customer notice emailed (Communications: initial notice sent)")):
+            file_obligation(engine, actor=legal, obligation_id=find_obligation(engine, incident_id, rule_id).id,
+                            filed_at=at(filed), reference=reference)
 
     revise(3)
     complete(82, "reset")

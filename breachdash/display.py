@@ -57,3 +57,13 @@ _MARKDOWN_SPECIALS = set("\\`*_{}[]()<>#+-.!|~$:")
 def escape_markdown(text: str) -> str:
     """Make text inert inside Streamlit markdown (no links, images, emphasis or HTML)."""
     return "".join("\\" + char if char in _MARKDOWN_SPECIALS else char for char in text)
+
+
+def countdown(due: datetime | None, now: datetime, *, started: datetime | None = None) -> str:
+    """'due in 2d 4h' / 'overdue by 3h 10m' / for a clock with no fixed limit, the time elapsed."""
+    if due is None or pd.isna(due):
+        if started is None or pd.isna(started):
+            return "clock not started"
+        return f"{duration(now - started)} elapsed (no fixed limit)"
+    left = due - now
+    return f"due in {duration(left)}" if left >= timedelta(0) else f"overdue by {duration(-left)}"

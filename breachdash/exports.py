@@ -1,4 +1,5 @@
-"""Exports for Legal: the documented timeline as Markdown, CSV and JSON."""
+"""Exports for Legal: the documented timeline (PDF, Markdown, CSV, JSON) and the obligations
+register (CSV, PDF)."""
 from __future__ import annotations
 
 import csv
@@ -13,6 +14,7 @@ from sqlalchemy.engine import Engine
 from breachdash.auth.rules import Actor, require_signed_in
 from breachdash.common import utcnow
 from breachdash.display import duration, local_time
+from breachdash.errors import InvalidInput
 from breachdash.incidents.service import get_incident
 from breachdash.scope.service import latest_systems, revision_history
 from breachdash.timeline.rules import milestone_durations
@@ -20,6 +22,8 @@ from breachdash.timeline.service import milestones_as_known_at, timeline_frame
 
 MILESTONE_NAMES = {
     "intrusion_started_at": "Intrusion began", "detected_at": "Detected", "legal_aware_at": "Legal aware",
+    "breach_determined_at": "Breach determined", "materiality_determined_at": "Materiality determined",
+    "assessment_completed_at": "Assessment completed", "classified_major_at": "Classified major",
     "contained_at": "Contained", "remediated_at": "Remediated", "first_notice_at": "First customer notice",
     "closed_at": "Closed",
 }
@@ -166,41 +170,61 @@ def _chart_png(doc: TimelineDocument) -> bytes | None:
         return None
 
 
-def to_pdf(doc: TimelineDocument, *, chart: bool = True) -> bytes:
+@dataclass
+class _Pdf:
+    """A landscape A4 document with DejaVu (full Unicode) when installed, else Latin-1 core fonts."""
+
+    pdf: object
+    family: str
+
+    def clean(self, text: object) -> str:
+        text = str(text or "")
+        return text if self.family == "body" else text.encode("latin-1", "replace").decode("latin-1")
+
+    def heading(self, text: str) -> None:
+        self.pdf.ln(2)
+        self.pdf.set_font(self.family, "B", 12)
+        self.pdf.cell(0, 7, self.clean(text), new_x="LMARGIN", new_y="NEXT")
+        self.pdf.set_font(self.family, "", 8)
+
+    @property
+    def header_style(self):
+        from fpdf.fonts import FontFace
+
+        return FontFace(emphasis="BOLD", fill_color=(229, 231, 235))
+
+
+def _pdf_document(title: str, subtitle: str, author: str) -> _Pdf:
     from pathlib import Path
 
     from fpdf import FPDF
-    from fpdf.fonts import FontFace
 
     pdf = FPDF(orientation="landscape", format="A4")
     pdf.set_auto_page_break(auto=True, margin=12)
     regular = Path(_FONT_DIR) / "DejaVuSans.ttf"
+    family = "helvetica"
     if regular.exists():
         pdf.add_font("body", "", str(regular))
         pdf.add_font("body", "B", str(Path(_FONT_DIR) / "DejaVuSans-Bold.ttf"))
-        family, clean = "body", (lambda text: str(text or ""))
-    else:  # core fonts are Latin-1 only
-        family = "helvetica"
-        clean = (lambda text: str(text or "").encode("latin-1", "replace").decode("latin-1"))
-    pdf.set_title(f"Incident timeline: {doc.incident.title}")
-    pdf.set_author(doc.produced_by)
+        family = "body"
+    document = _Pdf(pdf, family)
+    pdf.set_title(document.clean(title))
+    pdf.set_author(document.clean(author))
     pdf.add_page()
     pdf.set_font(family, "B", 16)
-    pdf.cell(0, 9, clean(f"Incident timeline: {doc.incident.title}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 9, document.clean(title), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(family, "", 9)
-    known = f" · as known at {local_time(doc.as_known_at, doc.zone)}" if doc.as_known_at else ""
-    pdf.cell(0, 5, clean(f"{doc.incident.company} · times in {doc.zone} · produced "
-                         f"{local_time(doc.produced_at, doc.zone)} by {doc.produced_by}{known}"),
-             new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 5, document.clean(subtitle), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
+    return document
 
-    def heading(text: str) -> None:
-        pdf.ln(2)
-        pdf.set_font(family, "B", 12)
-        pdf.cell(0, 7, clean(text), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font(family, "", 8)
 
-    header_style = FontFace(emphasis="BOLD", fill_color=(229, 231, 235))
+def to_pdf(doc: TimelineDocument, *, chart: bool = True) -> bytes:
+    known = f" · as known at {local_time(doc.as_known_at, doc.zone)}" if doc.as_known_at else ""
+    document = _pdf_document(f"Incident timeline: {doc.incident.title}",
+                             f"{doc.incident.company} · times in {doc.zone} · produced "
+                             f"{local_time(doc.produced_at, doc.zone)} by {doc.produced_by}{known}", doc.produced_by)
+    pdf, clean, heading, header_style = document.pdf, document.clean, document.heading, document.header_style
     heading("Milestones and durations")
     with pdf.table(col_widths=(40, 45, 40, 30, 115), headings_style=header_style, line_height=4.5,
                    text_align="LEFT") as table:
@@ -238,3 +262,55 @@ def to_pdf(doc: TimelineDocument, *, chart: bool = True) -> bytes:
 
 RENDERERS["pdf"] = to_pdf
 FORMATS["pdf"] = "application/pdf"
+
+
+# ---------------------------------------------------------------- obligations register
+
+REGISTER_EXPORT_COLUMNS = [
+    "rule_id", "jurisdiction", "regime", "citation", "recipient_name", "applicability", "reason", "deadline", "trigger",
+    "clock_started_at", "due_at", "status", "filed_at", "filed_by", "reference", "filings", "flags", "confidence",
+    "source_urls",
+]
+
+
+def export_obligations(engine: Engine, *, actor: Actor, incident_id: int, fmt: str) -> tuple[bytes, str, str]:
+    """The obligations register for Legal: every rule's decision with its reason, clock, status and
+    filing. Returns (bytes, mime type, file name)."""
+    from breachdash.obligations.service import obligations_register
+
+    require_signed_in(actor)
+    incident = get_incident(engine, actor=actor, incident_id=incident_id)
+    register = obligations_register(engine, actor=actor, incident_id=incident_id)
+    produced_at = utcnow()
+    name = f"{incident.slug}-obligations-{produced_at:%Y%m%d-%H%M}"
+    if fmt == "csv":
+        out = register[REGISTER_EXPORT_COLUMNS].copy()
+        for column in ("clock_started_at", "due_at", "filed_at"):
+            out[column] = out[column].map(lambda v: "" if v is None or pd.isna(v) else v.isoformat())
+        return out.to_csv(index=False).encode("utf-8"), "text/csv", f"{name}.csv"
+    if fmt != "pdf":
+        raise InvalidInput.single("format", f"unknown format {fmt!r}; csv or pdf")
+    zone = incident.display_timezone
+    document = _pdf_document(f"Obligations register: {incident.title}",
+                             f"{incident.company} · times in {zone} · produced {local_time(produced_at, zone)} by "
+                             f"{actor.email} · decided from the live record by data/notification_rules.csv "
+                             "(not legal advice: check flagged rules against the source)", actor.email)
+    pdf, clean = document.pdf, document.clean
+    for title, rows in (("Applies or may apply, by deadline",
+                         register[register["applicability"].isin(["applies", "may apply"])]),
+                        ("No longer applies", register[register["applicability"] == "no longer applies"]),
+                        ("Does not apply", register[register["applicability"] == "not applicable"])):
+        document.heading(f"{title} ({len(rows)})")
+        if rows.empty:
+            pdf.cell(0, 5, "none", new_x="LMARGIN", new_y="NEXT")
+            continue
+        with pdf.table(col_widths=(30, 34, 38, 22, 26, 22, 105), headings_style=document.header_style,
+                       line_height=4, text_align="LEFT") as table:
+            table.row(["Rule", "Regime", "Recipient", "Deadline", "Due", "Status", "Why (and flags)"])
+            for r in rows.itertuples():
+                filed = f"\nFiled {local_time(r.filed_at, zone)} by {r.filed_by}: {r.reference}" if r.filings else ""
+                why = r.reason + (f"\nFlags: {r.flags}" if r.flags else "") + filed
+                table.row([clean(r.rule_id), clean(r.regime), clean(r.recipient_name), clean(r.deadline),
+                           local_time(r.due_at, zone) if r.due_at is not None and not pd.isna(r.due_at) else
+                           clean(r.clock_note or "—"), clean(r.status), clean(why)])
+    return bytes(pdf.output()), "application/pdf", f"{name}.pdf"

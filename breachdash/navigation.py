@@ -23,6 +23,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/timeline.py", "Incident timeline", "🕒", "timeline"),
     PageSpec("pages/communications.py", "Communications", "✉️", "communications"),
     PageSpec("pages/outreach.py", "Outreach", "📬", "outreach"),
+    PageSpec("pages/obligations.py", "Obligations", "⚖️", "obligations"),
     PageSpec("pages/audit_trail.py", "Audit trail", "🧾", "audit", needs=Action.view_audit),
     PageSpec("pages/users.py", "Users & roles", "👥", "users", needs=Action.manage_users),
 )

@@ -370,7 +370,7 @@ def import_incident(engine: Engine, *, actor: Actor, document: Any) -> Incident:
 def _write_document(session: Session, doc: dict) -> Incident:
     fields = dict(doc["incident"])
     for key in (*MILESTONE_FIELDS, "created_at", "updated_at"):
-        fields[key] = _parse_ts(fields[key])
+        fields[key] = _parse_ts(fields.get(key))  # documents older than a milestone lack it
     incident = Incident(**fields)
     session.add(incident)
     session.flush()

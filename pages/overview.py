@@ -4,7 +4,7 @@ import streamlit as st
 
 from breachdash import charts, ui
 from breachdash.analytics import overview
-from breachdash.display import compact, count, duration, local_time
+from breachdash.display import compact, count, countdown, duration, local_time
 from breachdash.remediation.service import actions_frame
 
 ctx = ui.page_context(__file__)
@@ -92,15 +92,21 @@ with bottom_left:
             st.progress(min(reached, 1.0), text=f"{row.phase}: {count(row.delivered)} of {count(row.targeted)} "
                                                 f"delivered · {count(row.bounced)} bounced · {count(row.replied)} replies")
 with bottom_right:
-    st.subheader("Obligations")
-    due = data.obligations[data.obligations["status"] != "filed"]
+    st.subheader("Next deadlines")
+    due = data.obligations[data.obligations["due_at"].notna()]
     if data.obligations.empty:
-        st.write("No obligations recorded yet.")
+        st.write("No open obligations.")
     else:
-        st.dataframe(
-            data.obligations.assign(due=data.obligations["due_at"].map(lambda v: local_time(v, zone)))
-            [["regime", "recipient", "status", "due"]],
-            hide_index=True, key="obligations",
-            column_config={"regime": "Regime", "recipient": "Recipient", "status": "Status", "due": "Due"},
-        )
-        st.caption(f"{len(due)} open, {len(data.obligations) - len(due)} filed.")
+        for row in due.head(3).itertuples():
+            flag = " ⚠" if row.flags else ""
+            st.markdown(f"**{countdown(row.due_at, data.read_at)}** · {row.rule_id}{flag} → {row.recipient_name}")
+            st.caption(f"due {local_time(row.due_at, zone)} · {row.status} · {row.regime}")
+        elapsed = len(data.obligations) - len(due)
+        st.caption(f"{len(data.obligations)} open obligations ({count(int((data.obligations['status'] == 'late').sum()))} "
+                   f"late); {elapsed} without a fixed deadline or with the clock not yet started. See Obligations.")
+        if data.scope is not None:
+            new = data.obligations[data.obligations["applies_since"].notna()
+                                   & (data.obligations["applies_since"] >= data.scope.recorded_at)]
+            if not new.empty:
+                st.warning(f"New since revision {data.scope.seq}: " + ", ".join(new["rule_id"].head(6))
+                           + (" …" if len(new) > 6 else ""), icon="🆕")

@@ -159,13 +159,15 @@ def run_with_progress(connection: duckdb.DuckDBPyConnection, sql: str, params: l
 
     thread = threading.Thread(target=work, daemon=True)
     thread.start()
+    done = 0.0
     while thread.is_alive():
         thread.join(0.05)
         try:
-            done = max(0.0, connection.query_progress()) / 100
+            # DuckDB re-estimates as it goes; never let the bar move backwards.
+            done = max(done, min(connection.query_progress() / 100, 1.0))
         except Exception:  # noqa: BLE001 - progress is best effort
-            done = 0.0
-        progress(start + (end - start) * min(done, 1.0), message)
+            pass
+        progress(start + (end - start) * done, message)
     if "error" in result:
         raise result["error"]
     progress(end, message)

@@ -16,12 +16,38 @@ class IncidentStatus(StrEnum):
 
 
 class SectorFlag(StrEnum):
-    """Facts about the company that decide which notification regimes apply."""
+    """Facts about the company that decide which notification regimes apply
+    (the sector_condition vocabulary of data/notification_rules.csv)."""
 
     hipaa_covered_entity = "hipaa_covered_entity"
+    hipaa_business_associate = "hipaa_business_associate"
     sec_registrant = "sec_registrant"
-    financial_entity = "financial_entity"
-    essential_entity = "essential_entity"
+    financial_institution_glba = "financial_institution_glba"
+    bank = "bank"
+    broker_dealer_or_adviser = "broker_dealer_or_adviser"
+    nydfs_licensee = "nydfs_licensee"
+    eu_financial_entity = "eu_financial_entity"
+    nis2_entity = "nis2_entity"
+    telecom_provider = "telecom_provider"
+    critical_infrastructure = "critical_infrastructure"
+    phr_vendor = "phr_vendor"
+    cii_operator = "cii_operator"
+    data_fiduciary = "data_fiduciary"
+    gov_entity = "gov_entity"
+
+
+SECTOR_NAMES = {
+    "hipaa_covered_entity": "a HIPAA covered entity", "hipaa_business_associate": "a HIPAA business associate",
+    "sec_registrant": "an SEC registrant",
+    "financial_institution_glba": "a financial institution under the FTC Safeguards Rule",
+    "bank": "a US banking organisation", "broker_dealer_or_adviser": "a broker-dealer or investment adviser (Reg S-P)",
+    "nydfs_licensee": "an NYDFS licensee", "eu_financial_entity": "an EU financial entity (DORA)",
+    "nis2_entity": "an NIS2 essential or important entity",
+    "telecom_provider": "a public electronic communications provider",
+    "critical_infrastructure": "a critical-infrastructure entity (CIRCIA)",
+    "phr_vendor": "a personal-health-record vendor", "cii_operator": "a Chinese critical-information-infrastructure operator",
+    "data_fiduciary": "a data fiduciary (India DPDP)", "gov_entity": "a government entity",
+}
 
 
 class TimePrecision(StrEnum):
@@ -47,6 +73,11 @@ class Incident(SQLModel, table=True):
     intrusion_start_precision: str = Field(default=TimePrecision.exact, max_length=20)
     detected_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     legal_aware_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Decisions that start regulatory clocks (see obligations/rules.py).
+    breach_determined_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    materiality_determined_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    assessment_completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    classified_major_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     contained_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     remediated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     first_notice_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -62,6 +93,10 @@ MILESTONE_FIELDS = (
     "intrusion_started_at",
     "detected_at",
     "legal_aware_at",
+    "breach_determined_at",
+    "materiality_determined_at",
+    "assessment_completed_at",
+    "classified_major_at",
     "contained_at",
     "remediated_at",
     "first_notice_at",

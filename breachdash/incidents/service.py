@@ -14,6 +14,7 @@ from breachdash.db import read_session, write_session
 from breachdash.errors import validate_input, Conflict, InvalidInput, NotFound
 from breachdash.common import utcnow
 from breachdash.incidents.models import MILESTONE_FIELDS, Incident, IncidentCreate, IncidentUpdate, TimePrecision
+from breachdash.obligations.service import recompute_obligations
 from breachdash.timeline.models import EventKind
 from breachdash.timeline.service import log_event
 from breachdash.versioning import apply_versioned_update
@@ -22,6 +23,10 @@ MILESTONE_LABELS = {
     "intrusion_started_at": ("Intrusion began", EventKind.intrusion),
     "detected_at": ("Breach detected", EventKind.detection),
     "legal_aware_at": ("Legal became aware (regulatory clocks start)", EventKind.legal),
+    "breach_determined_at": ("Determined that a breach of personal data occurred", EventKind.decision),
+    "materiality_determined_at": ("Incident determined to be material (SEC)", EventKind.decision),
+    "assessment_completed_at": ("Breach assessment completed", EventKind.decision),
+    "classified_major_at": ("Classified as a major ICT incident (DORA)", EventKind.decision),
     "contained_at": ("Breach contained", EventKind.containment),
     "remediated_at": ("Remediation complete", EventKind.remediation),
     "first_notice_at": ("First customer notice", EventKind.communication),
@@ -59,6 +64,7 @@ def create_incident(engine: Engine, *, actor: Actor, incident_in: IncidentCreate
         record_audit(session, actor=actor.email, action="incident.created", entity_type="incident",
                      entity_id=incident.id, incident_id=incident.id, after=incident_snapshot(incident))
         create_default_plan(session, incident=incident, actor=actor)
+        recompute_obligations(session, incident_id=incident.id, actor_email=actor.email, cause="the incident's creation")
     return incident
 
 
@@ -83,6 +89,9 @@ def update_incident(
         record_audit(session, actor=actor.email, action="incident.updated", entity_type="incident",
                      entity_id=incident_id, incident_id=incident_id, before=before,
                      after=incident_snapshot(incident))
+        if before["sector_flags"] != incident.sector_flags:
+            recompute_obligations(session, incident_id=incident_id, actor_email=actor.email,
+                                  cause="a change of the company's sector flags")
     return incident
 
 
@@ -115,6 +124,8 @@ def set_milestone(
         record_audit(session, actor=actor.email, action="incident.milestone_set", entity_type="incident",
                      entity_id=incident_id, incident_id=incident_id, before={milestone: before[milestone]},
                      after={milestone: at})
+        recompute_obligations(session, incident_id=incident_id, actor_email=actor.email,
+                              cause=f"the milestone '{MILESTONE_LABELS[milestone][0]}'")
     return incident
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Text, UniqueConstraint
+from sqlalchemy import JSON, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from breachdash.common import UTCDateTime, utcnow
@@ -13,6 +13,12 @@ class Applicability(StrEnum):
     applies = "applies"
     may_apply = "may apply"
     not_applicable = "not applicable"
+    no_longer_applies = "no longer applies"  # applied earlier; a later revision took it away
+
+
+class ObligationSource(StrEnum):
+    rules = "rules"    # decided by the engine from data/notification_rules.csv
+    manual = "manual"  # added by Legal by hand
 
 
 class ObligationStatus(StrEnum):
@@ -38,6 +44,11 @@ class Obligation(SQLModel, table=True):
     clock_started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     status: str = Field(default=ObligationStatus.not_due, max_length=20)
+    source: str = Field(default=ObligationSource.manual, max_length=10)
+    # Why not to rely on the rule unchecked (low confidence, not in force), shown wherever it appears.
+    flags: list[str] = Field(default_factory=list, sa_type=JSON)
+    clock_note: str = Field(default="", max_length=500)
+    applies_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_by: str = Field(max_length=320)
     version: int = 1

@@ -92,6 +92,11 @@ def add_revision(
     record_audit(session, actor=actor.email, action="scope.revised", entity_type="scope_revision",
                  entity_id=revision.id, incident_id=incident_id,
                  after={**revision_in.model_dump(mode="json"), "seq": revision.seq, "source": source})
+    # The scope decides which notification clocks run: recompute them in the same transaction.
+    from breachdash.obligations.service import recompute_obligations
+
+    recompute_obligations(session, incident_id=incident_id, actor_email=actor.email,
+                          cause=f"scope revision {revision.seq}")
     return revision
 
 

@@ -203,9 +203,11 @@ def flash(message: str) -> None:
 
 
 def show_flash() -> None:
+    # Always one element, so what follows keeps its place on the next run (tabs stay open).
+    slot = st.empty()
     message = st.session_state.pop(_FLASH_KEY, None)
     if message:
-        st.success(escape_markdown(message), icon="✅")
+        slot.success(escape_markdown(message), icon="✅")
 
 
 def run_action(action, success) -> None:

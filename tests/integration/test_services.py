@@ -97,7 +97,9 @@ def test_every_write_is_audited_in_its_transaction(engine):
                     revision_in={"low": 1, "best": 2, "high": 3})
     with engine.connect() as connection:
         actions = connection.execute(text("SELECT action FROM audit_events ORDER BY id")).scalars().all()
-    assert actions == ["incident.created", "comms.plan_created", "scope.revised"]
+    # Every scope revision re-decides the notification obligations in the same transaction.
+    assert actions == ["incident.created", "comms.plan_created", "obligations.recomputed", "scope.revised",
+                       "obligations.recomputed"]
 
 
 def test_verify_chain__catches_an_edited_audit_row(demo_engine):
