@@ -20,9 +20,9 @@ def estimate_trend(history: pd.DataFrame, *, unit: str) -> go.Figure:
     if data.empty:
         figure.update_layout(title=f"No estimates in {unit} yet", **_LAYOUT)
         return figure
-    figure.add_trace(go.Scatter(x=data["recorded_at"], y=data["high"], mode="lines", line=dict(width=0),
+    figure.add_trace(go.Scatter(x=data["recorded_at"], y=data["high"], mode="lines", line=dict(width=0, shape="hv"),
                                 showlegend=False, hoverinfo="skip"))
-    figure.add_trace(go.Scatter(x=data["recorded_at"], y=data["low"], mode="lines", line=dict(width=0),
+    figure.add_trace(go.Scatter(x=data["recorded_at"], y=data["low"], mode="lines", line=dict(width=0, shape="hv"),
                                 fill="tonexty", fillcolor="rgba(29, 78, 216, 0.15)", name="low–high range",
                                 hoverinfo="skip"))
     hover = data.assign(
@@ -165,7 +165,7 @@ FUNNEL_LABELS = {"affected": "Affected", "targeted": "Targeted", "sent": "Sent",
 
 def outreach_funnel(funnel: pd.DataFrame, *, phase: str) -> go.Figure:
     """Affected -> targeted -> sent -> delivered -> replied, with the bounced and failed branches
-    as red bars beside the stage they leave (sent and targeted)."""
+    noted in red beside the funnel (with their share of the first step)."""
     stages = funnel[funnel["kind"] == "stage"]
     branches = funnel[funnel["kind"] == "branch"]
     figure = go.Figure()
@@ -175,14 +175,14 @@ def outreach_funnel(funnel: pd.DataFrame, *, phase: str) -> go.Figure:
     top = max(int(stages["customers"].max()), 1)
     figure.add_trace(go.Funnel(
         y=[FUNNEL_LABELS[s] for s in stages["step"]], x=stages["customers"], name="customers",
-        textinfo="value+percent initial", marker=dict(color="#1d4ed8"),
+        texttemplate="%{value:,} (%{percentInitial:.0%})", textposition="inside", marker=dict(color="#1d4ed8"),
         hovertemplate="%{y}: %{x:,} customers (%{percentInitial} of the first step)<extra></extra>"))
     figure.update_layout(title=f"{phase}: outreach funnel", funnelmode="stack", showlegend=False,
                          **{**_LAYOUT, "height": 340})
     if not branches.empty:
         lines = [f"{FUNNEL_LABELS[r.step]}: {int(r.customers):,} ({r.customers / top:.1%})"
                  for r in branches.itertuples()]
-        figure.add_annotation(text="<br>".join(lines), xref="paper", yref="paper", x=1, y=0, showarrow=False,
+        figure.add_annotation(text="<br>".join(lines), xref="paper", yref="paper", x=1, y=1.08, showarrow=False,
                               align="right", font=dict(color="#b91c1c"), bgcolor="rgba(255,255,255,0.8)")
     return figure
 
@@ -233,6 +233,11 @@ def inquiries_vs_capacity(days: pd.DataFrame) -> go.Figure:
     return figure
 
 
+_RECIPIENT_LABELS = {
+    "regulator": "regulator", "individuals": "individuals", "attorney_general": "attorney general", "media": "media",
+    "credit_bureaus": "credit bureaus", "other_authority": "other authority", "internal": "internal",
+    "business_partner": "business partner",
+}
 STATUS_COLOURS = {"late": "#b91c1c", "not due": "#1d4ed8", "in preparation": "#a16207", "filed": "#15803d",
                   "not applicable": "#9ca3af"}
 
@@ -246,7 +251,7 @@ def obligation_deadlines(register: pd.DataFrame, milestones: dict, *, now, zone:
         figure.update_layout(title="No deadlines yet", **_LAYOUT)
         return figure
     data = data.sort_values("due_at", ascending=False)
-    labels = [f"{r.rule_id} → {r.recipient_name[:40]}" for r in data.itertuples()]
+    labels = [f"{r.rule_id} → {_RECIPIENT_LABELS.get(r.recipient, r.recipient)}" for r in data.itertuples()]
     for status, rows in data.assign(label=labels).groupby("status", sort=False):
         starts = rows["clock_started_at"].fillna(rows["due_at"])
         figure.add_trace(go.Bar(
@@ -256,15 +261,17 @@ def obligation_deadlines(register: pd.DataFrame, milestones: dict, *, now, zone:
                 regime=rows["regime"].map(_hover_text),
                 due_at=rows["due_at"].dt.tz_convert(zone).dt.strftime("%Y-%m-%d %H:%M")).to_numpy(),
             hovertemplate="%{y}<br>%{customdata[0]}<br>due %{customdata[1]}<extra></extra>"))
-    for name, moment, colour in (("detected", milestones.get("detected_at"), "#7f1d1d"),
-                                 ("Legal aware", milestones.get("legal_aware_at"), "#a16207"),
-                                 ("now", now, "#111827")):
+    # Labels on staggered rows: detection and awareness are often hours apart.
+    for row, (name, moment, colour) in enumerate((("detected", milestones.get("detected_at"), "#7f1d1d"),
+                                                  ("Legal aware", milestones.get("legal_aware_at"), "#a16207"),
+                                                  ("now", now, "#111827"))):
         if moment is not None:
             figure.add_vline(x=moment, line=dict(color=colour, dash="dot"))
-            figure.add_annotation(x=moment, y=1.02, yref="paper", text=name, showarrow=False,
-                                  font=dict(color=colour, size=11))
+            figure.add_annotation(x=moment, y=1.01 + 0.045 * row, yref="paper", text=name, showarrow=False,
+                                  xanchor="left", font=dict(color=colour, size=11))
     figure.update_layout(title="Notification deadlines on the incident timeline", barmode="overlay",
-                         legend=dict(orientation="h", y=-0.15),
-                         **{**_LAYOUT, "height": max(300, 24 * len(data) + 140), "margin": dict(l=10, r=10, t=60, b=10)})
+                         legend=dict(orientation="h", y=-0.12, yanchor="top"),
+                         **{**_LAYOUT, "height": max(320, 24 * len(data) + 180),
+                            "margin": dict(l=10, r=10, t=80, b=40)})
     figure.update_xaxes(type="date")
     return figure

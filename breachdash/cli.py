@@ -153,6 +153,22 @@ def cmd_export_timeline(args) -> int:
     return 0
 
 
+def cmd_export_obligations(args) -> int:
+    from breachdash.exports import export_obligations
+    from breachdash.incidents.service import find_incident
+
+    engine = _engine(args)
+    incident = find_incident(engine, args.incident)
+    data, _mime, name = export_obligations(engine, actor=system_actor(), incident_id=incident.id, fmt=args.format)
+    out = args.out or name
+    if out == "-":
+        sys.stdout.buffer.write(data)
+    else:
+        Path(out).write_bytes(data)
+        print(f"Wrote {out} ({len(data):,} bytes).", file=sys.stderr)
+    return 0
+
+
 def cmd_import_incident(args) -> int:
     from breachdash.transfer import import_incident, parse_document
 
@@ -281,6 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
     timeline.add_argument("--out", help="file to write (default: <slug>-timeline.<format>; - for stdout)")
     timeline.add_argument("--zone", help="IANA time zone for the times shown (default: the incident's)")
     timeline.set_defaults(func=cmd_export_timeline)
+
+    register = sub.add_parser("export-obligations", help="the obligations register for Legal")
+    register.add_argument("incident", help="id or slug")
+    register.add_argument("--format", choices=["csv", "pdf"], default="pdf")
+    register.add_argument("--out", help="file to write (default: <slug>-obligations-<time>.<format>; - for stdout)")
+    register.set_defaults(func=cmd_export_obligations)
 
     imp = sub.add_parser("import-incident", help="load an incident JSON document (all or nothing)")
     imp.add_argument("file", help="path, or - for standard input")

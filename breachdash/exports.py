@@ -214,7 +214,7 @@ def _pdf_document(title: str, subtitle: str, author: str) -> _Pdf:
     pdf.set_font(family, "B", 16)
     pdf.cell(0, 9, document.clean(title), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(family, "", 9)
-    pdf.cell(0, 5, document.clean(subtitle), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 5, document.clean(subtitle), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     return document
 

@@ -62,7 +62,12 @@ def deadlines_table() -> None:
     b.metric("Late", int(counts.get("late", 0)))
     c.metric("Filed", int(counts.get("filed", 0)))
     next_due = live[live["due_at"].notna() & ~live["status"].isin(["filed"])]
-    d.metric("Next deadline", countdown(next_due["due_at"].iloc[0], now) if not next_due.empty else "—")
+    if next_due.empty:
+        d.metric("Next deadline", "—")
+    else:
+        soonest = next_due.sort_values("due_at").iloc[0]
+        d.metric(f"Next: {soonest['rule_id']}", countdown(soonest["due_at"], now).replace("due ", ""),
+                 help=f"{soonest['regime']} → {soonest['recipient_name']}")
     table = live.assign(
         countdown=[countdown(r.due_at, now, started=r.clock_started_at) if r.status != "filed"
                    else f"filed {local_time(r.filed_at, zone, '%d %b %H:%M')}" for r in live.itertuples()],
@@ -117,7 +122,7 @@ if choices:
     chosen = st.selectbox("Obligation", list(choices), format_func=choices.__getitem__, key="obligation_choice")
     row = register[register["obligation_id"] == chosen].iloc[0]
     st.markdown(f"**{row['regime']}** · {row['citation']} · to {row['recipient_name']}")
-    st.text(f"Deadline: {row['deadline']} from {row['trigger']}. {row['clock_note']}")
+    st.text(f"Deadline: {row['deadline']}, counted from {row['trigger']}. Clock: {row['clock_note'] or 'not started'}.")
     st.text(f"Why: {row['reason']}")
     if row["flags"]:
         st.warning(f"Check before relying on it: {row['flags']}.", icon="⚠️")

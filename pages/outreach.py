@@ -54,17 +54,22 @@ steps = dict(zip(funnel["step"], funnel["customers"]))
 basis = funnel["basis"].iloc[0]
 
 
-def share(part: int, whole: int) -> str | None:
-    return f"{part / whole:.1%} of {count(whole)}" if whole else None
-
-
 a, b, c, d, e = st.columns(5)
 a.metric("To reach", count(steps["affected"]), help=f"From the {basis}.")
-b.metric("Delivered", count(steps["delivered"]), share(steps["delivered"], steps["affected"]), delta_color="off")
-c.metric("Bounced or failed", count(steps["bounced"] + steps["failed"]),
-         share(steps["bounced"] + steps["failed"], steps["targeted"]), delta_color="off")
+b.metric("Delivered", count(steps["delivered"]))
+c.metric("Bounced or failed", count(steps["bounced"] + steps["failed"]))
 d.metric("Replied or called back", count(steps["replied"]))
-e.metric("Substitute notices", count(int(phase_cells["substitute_issued"].sum())))
+e.metric("Substitute notices", count(int(phase_cells["substitute_issued"].sum())),
+         help="Entered by hand (Import & entry tab).")
+if steps["affected"] or steps["targeted"]:
+    parts = []
+    if steps["affected"]:
+        parts.append(f"delivered to {steps['delivered'] / steps['affected']:.1%} of the {count(steps['affected'])} "
+                     f"to reach ({basis})")
+    if steps["targeted"]:
+        parts.append(f"{(steps['bounced'] + steps['failed']) / steps['targeted']:.1%} of the "
+                     f"{count(steps['targeted'])} targeted bounced or failed")
+    st.caption(f"{phase_name}: " + "; ".join(parts) + ".")
 
 funnel_tab, breakdown_tab, reconcile_tab, bounce_tab, lookup_tab, inquiry_tab, import_tab = st.tabs(
     ["Funnel & progress", "By region & segment", "Reconciliation", "Bounces", "Customer lookup", "Inquiries",
@@ -83,8 +88,9 @@ with funnel_tab:
     st.dataframe(by_channel.assign(source=by_channel["source"].map({"report": "delivery reports",
                                                                     "entered": "entered by hand"})),
                  hide_index=True, key="outreach_by_channel",
-                 column_config={m: st.column_config.NumberColumn(m.replace("_", " ").capitalize(), format="localized")
-                                for m in by_channel.columns if m not in ("channel", "source")})
+                 column_config={"channel": st.column_config.TextColumn("Channel", width="medium"), "source": "Source",
+                                **{m: st.column_config.NumberColumn(m.replace("_", " ").capitalize(), format="localized")
+                                   for m in by_channel.columns if m not in ("channel", "source")}})
     if (phase_cells["source"] == "report").any() and (cells["source"] == "entered").any():
         st.caption("Where delivery reports cover a channel, they replace hand-entered counts for it.")
 
@@ -172,11 +178,13 @@ with lookup_tab:
                     st.write("No notification events for this id.")
                 else:
                     st.markdown("**Current state per phase and channel**")
+                    labels = {"phase": "Phase", "channel": "Channel", "status": "Status", "event_time": "Event time",
+                              "vendor_ref": "Vendor reference", "report": "From report"}
                     st.dataframe(history.states.assign(event_time=history.states["event_time"].map(
-                        lambda v: local_time(v, zone))), hide_index=True, key="lookup_states")
+                        lambda v: local_time(v, zone))), hide_index=True, key="lookup_states", column_config=labels)
                     st.markdown("**Every event received**")
                     st.dataframe(history.events.assign(event_time=history.events["event_time"].map(
-                        lambda v: local_time(v, zone))), hide_index=True, key="lookup_events")
+                        lambda v: local_time(v, zone))), hide_index=True, key="lookup_events", column_config=labels)
 
 with inquiry_tab:
     days = inquiry_frame(ctx.engine, actor=ctx.actor, incident_id=incident.id)
@@ -213,7 +221,9 @@ with import_tab:
                                     first_event=reports["first_event"].map(lambda v: local_time(v, zone)),
                                     last_event=reports["last_event"].map(lambda v: local_time(v, zone))),
                      hide_index=True, key="reports_table",
-                     column_config={"events": st.column_config.NumberColumn("Events", format="localized"),
+                     column_config={"imported_at": "Imported", "file": "File", "first_event": "First event",
+                                    "last_event": "Last event", "imported_by": "By", "sha256": "SHA-256 (start)",
+                                    "events": st.column_config.NumberColumn("Events", format="localized"),
                                     "customers": st.column_config.NumberColumn("Customers", format="localized"),
                                     "states_changed": st.column_config.NumberColumn("States changed",
                                                                                     format="localized")})

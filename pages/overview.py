@@ -22,8 +22,10 @@ else:
     delta = None if scope.previous_best is None else scope.best - scope.previous_best
     cols[0].metric(
         f"Affected {scope.unit}", count(scope.best),
-        delta=None if delta is None else f"{delta:+,} since revision {scope.seq - 1}",
-        delta_color="inverse", help="Latest scope revision; the delta compares with the previous one.",
+        delta=None if delta is None else (f"{delta:+,} since revision {scope.seq - 1}" if delta
+                                          else f"unchanged since revision {scope.seq - 1}"),
+        delta_color="inverse" if delta else "off",
+        help="Latest scope revision; the delta compares with the previous one.",
     )
     cols[1].metric("Range (low – high)", f"{compact(scope.low)} – {compact(scope.high)}",
                    help=f"{count(scope.low)} – {count(scope.high)} {scope.unit}")

@@ -109,7 +109,9 @@ with record_tab:
             a, b, c = st.columns(3)
             unit = a.selectbox("Unit", [u.value for u in CountUnit], key="rev_unit",
                                index=[u.value for u in CountUnit].index(scope.unit) if scope else 0)
-            confidence = b.selectbox("Confidence", [c_.value for c_ in Confidence], index=1, key="rev_confidence")
+            levels = [c_.value for c_ in Confidence]
+            confidence = b.selectbox("Confidence", levels, key="rev_confidence",
+                                     index=levels.index(scope.confidence) if scope and scope.confidence in levels else 1)
             scope_label = c.text_input("Scope", value="all", max_chars=100, key="rev_scope_label")
             method = st.text_input("Method or source", max_chars=10_000, key="rev_method",
                                    placeholder="e.g. forensic analysis of DB access logs")
@@ -132,13 +134,15 @@ with record_tab:
                 regions_table = st.data_editor(
                     regions_start, num_rows="dynamic", hide_index=True, key="rev_regions",
                     column_config={"region": st.column_config.TextColumn("Region", max_chars=10),
-                                   "count": st.column_config.NumberColumn("Customers", min_value=0, step=1)})
+                                   "count": st.column_config.NumberColumn("Customers", min_value=0, step=1,
+                                                                          format="localized")})
             with right:
                 st.markdown("**Affected systems**")
                 systems_table = st.data_editor(
                     systems_start, num_rows="dynamic", hide_index=True, key="rev_systems",
                     column_config={"system": st.column_config.TextColumn("System", max_chars=200),
-                                   "count": st.column_config.NumberColumn("Customers", min_value=0, step=1)})
+                                   "count": st.column_config.NumberColumn("Customers", min_value=0, step=1,
+                                                                          format="localized")})
             submitted = st.form_submit_button("Record revision", type="primary")
         if submitted:
             ui.run_action(lambda: record_revision(

@@ -89,11 +89,22 @@ def crossed_milestones(before: float, after: float) -> list[float]:
 
 
 def effective_cells(session: Session, incident_id: int) -> list[OutreachCount]:
-    """The counts that stand: report cells, and entered cells of phase x channel no report covers."""
+    """The counts that stand: report cells, and entered cells of phase x channel no report covers.
+    Substitute notices are only ever entered by hand, so an entered cell a report covers still
+    contributes its substitute_issued (and nothing else)."""
     cells = session.exec(select(OutreachCount).where(OutreachCount.incident_id == incident_id)
                          .order_by(col(OutreachCount.id))).all()
     reported = {(c.phase_id, c.channel) for c in cells if c.source == CountSource.report}
-    return [c for c in cells if c.source == CountSource.report or (c.phase_id, c.channel) not in reported]
+    standing = []
+    for cell in cells:
+        if cell.source == CountSource.report or (cell.phase_id, cell.channel) not in reported:
+            standing.append(cell)
+        elif cell.substitute_issued:
+            standing.append(OutreachCount(
+                incident_id=cell.incident_id, phase_id=cell.phase_id, channel=cell.channel, region=cell.region,
+                segment=cell.segment, source=cell.source, substitute_issued=cell.substitute_issued,
+                updated_by=cell.updated_by))
+    return standing
 
 
 def effective_delivered(session: Session, incident_id: int) -> dict[int, int]:
@@ -242,6 +253,7 @@ def completion_frame(engine: Engine, *, actor: Actor | None, incident_id: int, p
         return pd.DataFrame(columns=[by, *measures, "delivered_share"])
     grouped = cells.assign(**{by: cells[by].replace("", "(not in affected list)")}) \
         .groupby(by, as_index=False)[measures].sum()
+    grouped = grouped[grouped[measures].sum(axis=1) > 0]  # e.g. cells holding only substitute notices
     grouped["delivered_share"] = (grouped["delivered"] / grouped["targeted"].where(grouped["targeted"] > 0)).fillna(0.0)
     return grouped.sort_values("delivered_share").reset_index(drop=True)
 

@@ -30,7 +30,9 @@ class StreamlitServer:
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "DATABASE_URL": database_url, "BREACHDASH_SECRETS": str(log_path.parent / "none.toml"),
                "STREAMLIT_SERVER_PORT": str(self.port), "STREAMLIT_SERVER_ADDRESS": "127.0.0.1",
-               "STREAMLIT_SERVER_HEADLESS": "true", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+               "STREAMLIT_SERVER_HEADLESS": "true", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+               # Edits to the tree while a test runs must not reload modules in the server under test.
+               "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
         env.pop("BREACHDASH_AUTH_MODE", None)
         self.log = log_path.open("w")
         self.process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py"], cwd=ROOT, env=env,
