@@ -175,7 +175,7 @@ def outreach_funnel(funnel: pd.DataFrame, *, phase: str) -> go.Figure:
     top = max(int(stages["customers"].max()), 1)
     figure.add_trace(go.Funnel(
         y=[FUNNEL_LABELS[s] for s in stages["step"]], x=stages["customers"], name="customers",
-        texttemplate="%{value:,} (%{percentInitial:.0%})", textposition="inside", marker=dict(color="#1d4ed8"),
+        texttemplate="%{value:,} (%{percentInitial:.0%})", textposition="auto", marker=dict(color="#1d4ed8"),
         hovertemplate="%{y}: %{x:,} customers (%{percentInitial} of the first step)<extra></extra>"))
     figure.update_layout(title=f"{phase}: outreach funnel", funnelmode="stack", showlegend=False,
                          **{**_LAYOUT, "height": 340})
@@ -270,8 +270,8 @@ def obligation_deadlines(register: pd.DataFrame, milestones: dict, *, now, zone:
             figure.add_annotation(x=moment, y=1.01 + 0.045 * row, yref="paper", text=name, showarrow=False,
                                   xanchor="left", font=dict(color=colour, size=11))
     figure.update_layout(title="Notification deadlines on the incident timeline", barmode="overlay",
-                         legend=dict(orientation="h", y=-0.12, yanchor="top"),
-                         **{**_LAYOUT, "height": max(320, 24 * len(data) + 180),
-                            "margin": dict(l=10, r=10, t=80, b=40)})
+                         legend=dict(orientation="h", y=-0.22, yanchor="top"),
+                         **{**_LAYOUT, "height": max(340, 24 * len(data) + 200),
+                            "margin": dict(l=10, r=10, t=80, b=70)})
     figure.update_xaxes(type="date")
     return figure

@@ -131,7 +131,7 @@ def test_pr_imports_a_million_events_sees_the_funnel_exports_bounces_looks_up_an
     expect(page.get_by_text("Current state per phase and channel")).to_be_visible(timeout=TIMEOUT)
     expect(page.get_by_text("Every event received")).to_be_visible()
     # The grids' cells are in an off-screen table (the canvas draws them): compare their text.
-    report_column = page.locator("th", has_text=re.compile(r"^report$"))
+    report_column = page.locator("th", has_text=re.compile(r"^From report$"))
     events = page.get_by_test_id("stDataFrame").filter(has_text=refs[0], has=report_column)
     states = page.get_by_test_id("stDataFrame").filter(has_text=refs[-1], has_not=report_column)
     expect(events).to_be_visible(timeout=TIMEOUT)
