@@ -62,3 +62,28 @@ def overview(engine: Engine, *, actor: Actor | None, incident_id: int) -> Overvi
         obligations=upcoming_obligations(engine, actor=actor, incident_id=incident_id),
         read_at=utcnow(),
     )
+
+
+def portfolio(engine: Engine, *, actor: Actor | None) -> pd.DataFrame:
+    """Every open incident's headline figures and its worst deadline (late first, else soonest)."""
+    from breachdash.incidents.service import list_incidents
+
+    require_signed_in(actor)
+    incidents = list_incidents(engine, actor=actor)
+    rows = []
+    for item in incidents[incidents["status"] == "open"].itertuples():
+        data = overview(engine, actor=actor, incident_id=item.id)
+        obligations = data.obligations
+        late = obligations[obligations["status"] == "late"]
+        due = obligations[obligations["due_at"].notna()]
+        worst = late.iloc[0] if len(late) else (due.iloc[0] if len(due) else None)
+        rows.append({
+            "incident_id": item.id, "incident": item.title, "company": item.company,
+            "affected": data.scope.best if data.scope else None, "unit": data.scope.unit if data.scope else "",
+            "financial": data.financial.state, "contained": data.incident.contained_at is not None,
+            "phases_sent": int(data.phases["status"].isin(["sent", "done"]).sum()), "phases": len(data.phases),
+            "late": len(late), "worst_deadline": None if worst is None else worst["due_at"],
+            "worst_rule": "" if worst is None else f"{worst['rule_id']} ({worst['status']})",
+        })
+    return pd.DataFrame(rows, columns=["incident_id", "incident", "company", "affected", "unit", "financial",
+                                       "contained", "phases_sent", "phases", "late", "worst_deadline", "worst_rule"])

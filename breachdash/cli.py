@@ -144,7 +144,11 @@ def cmd_export_timeline(args) -> int:
     engine = _engine(args)
     incident = find_incident(engine, args.incident)
     data = export_timeline(engine, actor=system_actor(), incident_id=incident.id, fmt=args.format, zone=args.zone)
-    out = args.out or f"{incident.slug}-timeline.{args.format}"
+    return _write_output(data, args.out or f"{incident.slug}-timeline.{args.format}")
+
+
+def _write_output(data: bytes, out: str) -> int:
+    """Write an export to a file, or to standard output for '-'."""
     if out == "-":
         sys.stdout.buffer.write(data)
     else:
@@ -160,13 +164,17 @@ def cmd_export_obligations(args) -> int:
     engine = _engine(args)
     incident = find_incident(engine, args.incident)
     data, _mime, name = export_obligations(engine, actor=system_actor(), incident_id=incident.id, fmt=args.format)
-    out = args.out or name
-    if out == "-":
-        sys.stdout.buffer.write(data)
-    else:
-        Path(out).write_bytes(data)
-        print(f"Wrote {out} ({len(data):,} bytes).", file=sys.stderr)
-    return 0
+    return _write_output(data, args.out or name)
+
+
+def cmd_briefing(args) -> int:
+    from breachdash.briefing import export_briefing
+    from breachdash.incidents.service import find_incident
+
+    engine = _engine(args)
+    incident = find_incident(engine, args.incident)
+    data, _mime, name = export_briefing(engine, actor=system_actor(), incident_id=incident.id, fmt=args.format)
+    return _write_output(data, args.out or name)
 
 
 def cmd_import_incident(args) -> int:
@@ -303,6 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_argument("--format", choices=["csv", "pdf"], default="pdf")
     register.add_argument("--out", help="file to write (default: <slug>-obligations-<time>.<format>; - for stdout)")
     register.set_defaults(func=cmd_export_obligations)
+
+    briefing = sub.add_parser("briefing", help="the one-to-two page executive briefing")
+    briefing.add_argument("incident", help="id or slug")
+    briefing.add_argument("--format", choices=["pdf", "md"], default="pdf")
+    briefing.add_argument("--out", help="file to write (default: <slug>-briefing-<time>.<format>; - for stdout)")
+    briefing.set_defaults(func=cmd_briefing)
 
     imp = sub.add_parser("import-incident", help="load an incident JSON document (all or nothing)")
     imp.add_argument("file", help="path, or - for standard input")

@@ -15,6 +15,7 @@ from breachdash.outreach.models import (
     OutreachState,
 )
 from breachdash.remediation.models import RemediationAction
+from breachdash.reviews.models import ReviewMarker
 from breachdash.scope.models import (
     ScopeCell,
     ScopeDataTypeCount,
@@ -29,7 +30,7 @@ metadata = SQLModel.metadata
 __all__ = [
     "AuditEvent", "ChecklistItem", "CommsPhase", "Incident", "MessageVersion", "Obligation",
     "ObligationFiling", "OutreachCount", "CustomerChunk", "DeliveryReport", "InquiryDay", "OutreachHourly",
-    "OutreachState", "RemediationAction", "RoleGrant", "ScopeCell", "ScopeDataTypeCount", "ScopeRegionCount",
+    "OutreachState", "RemediationAction", "ReviewMarker", "RoleGrant", "ScopeCell", "ScopeDataTypeCount", "ScopeRegionCount",
     "ScopeRevision", "ScopeSystemCount", "SendRecord", "SignOff", "TimelineEvent", "User",
     "metadata",
 ]

@@ -1,77 +1,145 @@
-"""Overview: where we stand on the selected incident — scope, exposure, phases, deadlines."""
+"""Overview: where we stand, what changed since the last review, what is due — at one glance,
+refreshed live; the briefing for the status review; and every open incident side by side."""
 import pandas as pd
 import streamlit as st
 
 from breachdash import charts, ui
-from breachdash.analytics import overview
-from breachdash.display import compact, count, countdown, duration, local_time
+from breachdash.analytics import overview, portfolio
+from breachdash.auth.rules import Action
+from breachdash.briefing import export_briefing
+from breachdash.display import compact, count, countdown, duration, escape_markdown, local_time
+from breachdash.outreach.service import funnel_frame
 from breachdash.remediation.service import actions_frame
+from breachdash.reviews.rules import TIER_CALLOUTS
+from breachdash.reviews.service import since_last_review, start_review
 
 ctx = ui.page_context(__file__)
-data = overview(ctx.engine, actor=ctx.actor, incident_id=ctx.incident.id)
-incident, scope, zone = data.incident, data.scope, data.incident.display_timezone
-
+incident, zone = ctx.incident, ctx.incident.display_timezone
 st.title(incident.title)
-st.caption(f"{incident.company} · status: {incident.status} · times in {zone} · read {local_time(data.read_at, zone)}")
+ui.show_flash()
 
-# Headline figures
-cols = st.columns(4)
-if scope is None:
-    cols[0].metric("Affected (best estimate)", "no estimate yet")
-else:
-    delta = None if scope.previous_best is None else scope.best - scope.previous_best
-    cols[0].metric(
-        f"Affected {scope.unit}", count(scope.best),
-        delta=None if delta is None else (f"{delta:+,} since revision {scope.seq - 1}" if delta
-                                          else f"unchanged since revision {scope.seq - 1}"),
-        delta_color="inverse" if delta else "off",
-        help="Latest scope revision; the delta compares with the previous one.",
-    )
-    cols[1].metric("Range (low – high)", f"{compact(scope.low)} – {compact(scope.high)}",
-                   help=f"{count(scope.low)} – {count(scope.high)} {scope.unit}")
-    cols[2].metric("Revision", f"#{scope.seq}", help=f"confidence: {scope.confidence}")
-    cols[2].caption(f"by {scope.recorded_by}, {local_time(scope.recorded_at, zone)}")
-since_detection = (data.read_at - incident.detected_at) if incident.detected_at else None
-cols[3].metric("Since detection", duration(since_detection) if since_detection else "not detected")
-if incident.contained_at and incident.detected_at:
-    cols[3].caption(f"✅ contained {local_time(incident.contained_at, zone)}, "
-                    f"{duration(incident.contained_at - incident.detected_at)} after detection")
-else:
-    cols[3].caption("⏳ not yet contained")
+controls = st.columns([2, 2, 2, 2])
+interval = controls[0].selectbox("Live refresh", [0, 30, 60, 300], index=2, key="overview_refresh",
+                                 format_func=lambda s: "off" if s == 0 else (f"every {s} s" if s < 60
+                                                                             else f"every {s // 60} min"))
+if ui.can(ctx.actor, Action.start_review) and controls[1].button(
+        "Start review", help="Record this moment as the baseline: 'since the last review' lists what changes after it."):
+    ui.run_action(lambda: start_review(ctx.engine, actor=ctx.actor, incident_id=incident.id),
+                  lambda marker: f"Review started {local_time(marker.started_at, zone)}.")
+for column, fmt, label in ((controls[2], "pdf", "Briefing (PDF)"), (controls[3], "md", "Briefing (Markdown)")):
+    column.download_button(label, data=lambda fmt=fmt: export_briefing(ctx.engine, actor=ctx.actor,
+                                                                       incident_id=incident.id, fmt=fmt)[0],
+                           file_name=f"{incident.slug}-briefing.{fmt}",
+                           mime="application/pdf" if fmt == "pdf" else "text/markdown", on_click="ignore",
+                           key=f"briefing_{fmt}")
 
-# Financial exposure first: the question leadership asks before any other.
-ui.financial_callout(data.financial)
 
-left, right = st.columns([1, 1])
-with left:
+@st.fragment(run_every=interval or None)
+def live() -> None:
+    """Everything below refreshes in place at the chosen interval; its age is shown."""
+    data = overview(ctx.engine, actor=ctx.actor, incident_id=incident.id)
+    since = since_last_review(ctx.engine, actor=ctx.actor, incident_id=incident.id)
+    scope, current = data.scope, data.incident
+    refresh = f"refreshes every {interval} s" if interval else "live refresh is off: reload to update"
+    st.caption(f"{current.company} · status: {current.status} · times in {zone} · figures as of "
+               f"{local_time(data.read_at, zone, '%Y-%m-%d %H:%M:%S %Z')} ({refresh})")
+
+    cols = st.columns(4)
+    if scope is None:
+        cols[0].metric("Affected (best estimate)", "no estimate yet")
+    else:
+        delta = None if scope.previous_best is None else scope.best - scope.previous_best
+        cols[0].metric(
+            f"Affected {scope.unit}", count(scope.best),
+            delta=None if delta is None else (f"{delta:+,} since revision {scope.seq - 1}" if delta
+                                              else f"unchanged since revision {scope.seq - 1}"),
+            delta_color="inverse" if delta else "off",
+            help="Latest scope revision; the delta compares with the previous one.")
+        cols[0].caption(f"range {compact(scope.low)} – {compact(scope.high)} · as of "
+                        f"{local_time(scope.recorded_at, zone, '%d %b %H:%M')}")
+        cols[1].metric("Range (low – high)", f"{compact(scope.low)} – {compact(scope.high)}",
+                       help=f"{count(scope.low)} – {count(scope.high)} {scope.unit}")
+        baseline = since.marker.snapshot.get("best") if since.marker else None
+        if since.marker is not None and baseline is not None:
+            change = scope.best - baseline
+            cols[1].caption(f"since the last review: {change:+,}" if change else "since the last review: no change")
+        cols[2].metric("Revision", f"#{scope.seq}", help=f"confidence: {scope.confidence}")
+        cols[2].caption(f"by {scope.recorded_by}, {local_time(scope.recorded_at, zone)}")
+    since_detection = (data.read_at - current.detected_at) if current.detected_at else None
+    cols[3].metric("Since detection", duration(since_detection) if since_detection else "not detected")
+    if current.contained_at and current.detected_at:
+        cols[3].caption(f"✅ contained {local_time(current.contained_at, zone)}, "
+                        f"{duration(current.contained_at - current.detected_at)} after detection")
+    else:
+        cols[3].caption("⏳ not yet contained")
+
+    ui.financial_callout(data.financial)
+    if scope is not None and not scope.data_types.empty:
+        sensitive = scope.data_types[scope.data_types["tier"].isin(TIER_CALLOUTS)]
+        names = ", ".join(f"{r.name} ({r.status})" for r in sensitive.itertuples())
+        others = len(scope.data_types) - len(sensitive)
+        st.caption(f"Exposed data types: {names or 'no financial, government ID, credential or health data'}"
+                   + (f"; and {others} other type{'s' if others != 1 else ''}" if others else "") + ".")
+
+    left, middle, right = st.columns(3)
+    with left:
+        st.subheader("Phases")
+        for phase in data.phases.itertuples():
+            done = phase.status in ("sent", "done")
+            mark = "✅" if done else ("📝" if phase.status in ("drafting", "in review", "approved") else "·")
+            waiting = f" · awaiting {phase.approvals_missing}" if phase.approvals_missing and not done else ""
+            st.markdown(f"{mark} **{phase.position}. {escape_markdown(phase.phase)}** — `{phase.status}`{waiting}")
+    with middle:
+        st.subheader("Outreach")
+        if data.outreach.empty:
+            st.write("No outreach recorded yet.")
+        for row in data.outreach.itertuples():
+            reached = row.delivered / row.targeted if row.targeted else 0.0
+            st.progress(min(reached, 1.0), text=f"{row.phase}: {count(row.delivered)} of {count(row.targeted)} "
+                                                f"delivered · {count(row.bounced + row.failed)} bounced or failed")
+    with right:
+        st.subheader("Next deadlines")
+        due = data.obligations[data.obligations["due_at"].notna()]
+        if due.empty:
+            st.write("No deadline is running.")
+        for row in due.head(3).itertuples():
+            flag = " ⚠" if row.flags else ""
+            st.markdown(f"**{countdown(row.due_at, data.read_at)}** · {row.rule_id}{flag} → {row.recipient_name}")
+            st.caption(f"due {local_time(row.due_at, zone)} · {row.status} · {row.regime}")
+        late = int((data.obligations["status"] == "late").sum())
+        st.caption(f"{len(data.obligations)} open obligations ({late} late). See Obligations.")
+        if scope is not None:
+            new = data.obligations[data.obligations["applies_since"].notna()
+                                   & (data.obligations["applies_since"] >= scope.recorded_at)]
+            if not new.empty:
+                st.warning(f"New since revision {scope.seq}: " + ", ".join(new["rule_id"].head(6))
+                           + (" …" if len(new) > 6 else ""), icon="🆕")
+
+    st.subheader("Since the last review")
+    if since.marker is None:
+        st.write("No review started yet. **Start review** records the baseline.")
+    else:
+        st.caption(f"Review started {local_time(since.marker.started_at, zone)} by {since.marker.started_by}.")
+        if not since.changes:
+            st.write("Nothing has changed since.")
+        for change in since.changes:
+            st.markdown(f"- **{change.kind}** — {escape_markdown(change.text)}")
+
+    a, b, c = st.columns(3)
     if scope is not None:
-        st.plotly_chart(charts.estimate_trend(data.history, unit=scope.unit), key="estimate_trend")
+        a.plotly_chart(charts.estimate_trend(data.history, unit=scope.unit), key="estimate_trend")
+        b.plotly_chart(charts.exposure_by_type(scope.data_types), key="exposure_by_tier")
         other_units = set(data.history["unit"]) - {scope.unit}
         if other_units:
-            st.caption(f"Earlier revisions counted {', '.join(sorted(other_units))}; they are not drawn on this axis.")
-with right:
-    st.subheader("Exposed data types")
-    if scope is None or scope.data_types.empty:
-        st.write("None recorded yet.")
-    else:
-        st.dataframe(
-            scope.data_types[["name", "tier_name", "count", "status"]], hide_index=True, key="data_types",
-            column_config={"name": "Data type", "tier_name": "Tier",
-                           "count": st.column_config.NumberColumn("Customers", format="localized"),
-                           "status": "Status"},
-        )
+            a.caption(f"Earlier revisions counted {', '.join(sorted(other_units))}; they are not drawn on this axis.")
+    if not data.outreach.empty:
+        main = data.outreach.sort_values("targeted", ascending=False).iloc[0]
+        c.plotly_chart(charts.outreach_funnel(funnel_frame(ctx.engine, actor=ctx.actor, incident_id=incident.id,
+                                                           phase_key=main["key"]), phase=main["phase"]),
+                       key="outreach_funnel_small")
 
-st.subheader("Communication phases")
-for phase in data.phases.itertuples():
-    a, b, c = st.columns([2, 2, 3])
-    a.markdown(f"**{phase.position}. {phase.phase}**")
-    a.caption(f"to {phase.audience} · target {local_time(phase.target_at, zone, '%d %b')}")
-    b.markdown(f"`{phase.status}`")
-    if pd.notna(phase.latest_version):
-        b.caption(f"draft v{int(phase.latest_version)}" +
-                  (f" · awaiting {phase.approvals_missing}" if phase.approvals_missing else " · approved"))
-    done, total = int(phase.checklist_done), int(phase.checklist_total)
-    c.progress(done / total if total else 0.0, text=f"checklist {done}/{total}")
+
+live()
 
 open_actions = actions_frame(ctx.engine, actor=ctx.actor, incident_id=incident.id, open_only=True)
 if not open_actions.empty:
@@ -83,32 +151,20 @@ if not open_actions.empty:
         column_config={"action": "Action", "category": "Category", "owner_role": "Owner", "status": "Status",
                        "due": "Due"})
 
-bottom_left, bottom_right = st.columns(2)
-with bottom_left:
-    st.subheader("Outreach")
-    if data.outreach.empty:
-        st.write("No outreach recorded yet.")
-    else:
-        for row in data.outreach.itertuples():
-            reached = row.delivered / row.targeted if row.targeted else 0.0
-            st.progress(min(reached, 1.0), text=f"{row.phase}: {count(row.delivered)} of {count(row.targeted)} "
-                                                f"delivered · {count(row.bounced)} bounced · {count(row.replied)} replies")
-with bottom_right:
-    st.subheader("Next deadlines")
-    due = data.obligations[data.obligations["due_at"].notna()]
-    if data.obligations.empty:
-        st.write("No open obligations.")
-    else:
-        for row in due.head(3).itertuples():
-            flag = " ⚠" if row.flags else ""
-            st.markdown(f"**{countdown(row.due_at, data.read_at)}** · {row.rule_id}{flag} → {row.recipient_name}")
-            st.caption(f"due {local_time(row.due_at, zone)} · {row.status} · {row.regime}")
-        elapsed = len(data.obligations) - len(due)
-        st.caption(f"{len(data.obligations)} open obligations ({count(int((data.obligations['status'] == 'late').sum()))} "
-                   f"late); {elapsed} without a fixed deadline or with the clock not yet started. See Obligations.")
-        if data.scope is not None:
-            new = data.obligations[data.obligations["applies_since"].notna()
-                                   & (data.obligations["applies_since"] >= data.scope.recorded_at)]
-            if not new.empty:
-                st.warning(f"New since revision {data.scope.seq}: " + ", ".join(new["rule_id"].head(6))
-                           + (" …" if len(new) > 6 else ""), icon="🆕")
+incidents = portfolio(ctx.engine, actor=ctx.actor)
+if len(incidents) > 1:
+    st.subheader("All open incidents")
+
+    def _open(incident_id: int) -> None:
+        st.session_state[ui.INCIDENT_KEY] = incident_id
+        st.session_state["incident_selector"] = incident_id
+
+    for row in incidents.itertuples():
+        a, b, c, d = st.columns([3, 2, 3, 1])
+        a.markdown(f"**{escape_markdown(row.incident)}** · {escape_markdown(row.company)}")
+        b.write(f"{count(row.affected)} {row.unit} · financial {row.financial} · "
+                f"{'contained' if row.contained else 'not contained'}")
+        c.write(f"phases sent {row.phases_sent}/{row.phases} · {row.late} late · worst: "
+                f"{row.worst_rule or '—'} {local_time(row.worst_deadline, zone, '%d %b %H:%M') if row.worst_rule else ''}")
+        d.button("Open", key=f"open_incident_{row.incident_id}", on_click=_open, args=(int(row.incident_id),),
+                 disabled=int(row.incident_id) == incident.id)

@@ -27,6 +27,7 @@ class Action(StrEnum):
     lookup_customer = "look up a customer's notifications"
     manage_obligations = "manage obligations"
     view_audit = "view the audit trail"
+    start_review = "start a status review"
 
 
 E, P, L, A, ADM = Role.executive, Role.pr, Role.legal, Role.architect, Role.admin
@@ -50,6 +51,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.lookup_customer: frozenset({P}),
     Action.manage_obligations: frozenset({L}),
     Action.view_audit: frozenset({ADM, E, L}),
+    Action.start_review: frozenset({E, P, L, A}),
 }
 
 # The identity used by command-line maintenance (migrations, demo seeding, imports by an operator).

@@ -23,14 +23,11 @@ from breachdash.db import read_session, write_session
 from breachdash.errors import BreachdashError, Conflict, InvalidInput
 from breachdash.importers.common import (
     Progress,
-    check_columns,
-    csv_header,
     describe_duckdb_error,
     duckdb_workspace,
-    file_kind,
     file_sha256,
+    file_source,
     no_progress,
-    parquet_columns,
     run_with_progress,
 )
 from breachdash.outreach.models import ChunkKind
@@ -72,25 +69,9 @@ class AffectedSummary:
         return text
 
 
-def check_file_head(path: Path) -> tuple[str, list[str]]:
-    """Format and columns, from the file's first bytes only (a huge wrong file fails fast)."""
-    kind = file_kind(path)
-    columns = (parquet_columns(path, text_columns=REQUIRED + OPTIONAL) if kind == "parquet" else csv_header(path))
-    check_columns(columns, required=REQUIRED, optional=OPTIONAL)
-    return kind, columns
-
-
 def _source(path: Path) -> str:
-    """A DuckDB subquery yielding the five columns as text (missing optional ones as NULL)."""
-    kind, columns = check_file_head(path)
-    if kind == "parquet":
-        reader = "read_parquet(?)"
-    else:
-        reader = ("read_csv(?, header = true, delim = ',', quote = '\"', escape = '\"', all_varchar = true, "
-                  "strict_mode = true, null_padding = false, auto_detect = false, "
-                  f"columns = {{{', '.join(repr(c) + ': ' + repr('VARCHAR') for c in columns)}}})")
-    optional = [c if c in columns else f"NULL AS {c}" for c in OPTIONAL]
-    return f"(SELECT customer_id, region, data_types, {', '.join(optional)} FROM {reader})"
+    """Checks the file's head first, so a huge wrong file fails fast."""
+    return file_source(path, required=REQUIRED, optional=OPTIONAL)
 
 
 def _materialise(connection: duckdb.DuckDBPyConnection, source: str, path: Path, progress: Progress) -> None:
@@ -310,7 +291,7 @@ def import_affected_file(
     path = Path(path)
     if not path.is_file():
         raise InvalidInput.single("file", f"no file at {path}")
-    check_file_head(path)
+    _source(path)
     # The fingerprint is computed while DuckDB reads the file (hashlib releases the GIL), and
     # checked before anything is written; the unique constraint backs the check up.
     stop = threading.Event()

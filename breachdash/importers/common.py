@@ -126,6 +126,22 @@ def parquet_columns(path: Path, *, text_columns: list[str]) -> list[str]:
     return list(schema.names)
 
 
+def file_source(path: Path, *, required: list[str], optional: list[str]) -> str:
+    """Check the file's head, then give a DuckDB subquery yielding the required and optional
+    columns, in that order, as text (a missing optional column as NULL); `?` is the file's path."""
+    kind = file_kind(path)
+    columns = (parquet_columns(path, text_columns=required + optional) if kind == "parquet" else csv_header(path))
+    check_columns(columns, required=required, optional=optional)
+    if kind == "parquet":
+        reader = "read_parquet(?)"
+    else:
+        reader = ("read_csv(?, header = true, delim = ',', quote = '\"', escape = '\"', all_varchar = true, "
+                  "strict_mode = true, null_padding = false, auto_detect = false, "
+                  f"columns = {{{', '.join(repr(c) + ': ' + repr('VARCHAR') for c in columns)}}})")
+    selected = [c if c in columns else f"NULL AS {c}" for c in required + optional]
+    return f"(SELECT {', '.join(selected)} FROM {reader})"
+
+
 @contextmanager
 def duckdb_workspace() -> Iterator[duckdb.DuckDBPyConnection]:
     """A throwaway DuckDB: memory stays bounded; what does not fit spills to a temp directory."""

@@ -27,14 +27,11 @@ from breachdash.db import read_session, write_session
 from breachdash.errors import Conflict, InvalidInput, NotFound
 from breachdash.importers.common import (
     Progress,
-    check_columns,
-    csv_header,
     describe_duckdb_error,
     duckdb_workspace,
-    file_kind,
     file_sha256,
+    file_source,
     no_progress,
-    parquet_columns,
     run_with_progress,
 )
 from breachdash.incidents.models import Incident
@@ -95,23 +92,9 @@ class _Context:
     generation: int
 
 
-def check_file_head(path: Path) -> tuple[str, list[str]]:
-    kind = file_kind(path)
-    columns = (parquet_columns(path, text_columns=REQUIRED + OPTIONAL) if kind == "parquet" else csv_header(path))
-    check_columns(columns, required=REQUIRED, optional=OPTIONAL)
-    return kind, columns
-
-
 def _source(path: Path) -> str:
-    kind, columns = check_file_head(path)
-    if kind == "parquet":
-        reader = "read_parquet(?)"
-    else:
-        reader = ("read_csv(?, header = true, delim = ',', quote = '\"', escape = '\"', all_varchar = true, "
-                  "strict_mode = true, null_padding = false, auto_detect = false, "
-                  f"columns = {{{', '.join(repr(c) + ': ' + repr('VARCHAR') for c in columns)}}})")
-    vendor_ref = "vendor_ref" if "vendor_ref" in columns else "NULL AS vendor_ref"
-    return f"(SELECT customer_id, phase, channel, status, event_time, {vendor_ref} FROM {reader})"
+    """Checks the file's head first, so a huge wrong file fails fast."""
+    return file_source(path, required=REQUIRED, optional=OPTIONAL)
 
 
 def _case(column: str, mapping: dict[str, str]) -> str:
@@ -205,7 +188,7 @@ def import_delivery_report(
     path = Path(path)
     if not path.is_file():
         raise InvalidInput.single("file", f"no file at {path}")
-    check_file_head(path)
+    _source(path)
     context = _context(engine, incident_id)
     stop = threading.Event()
     with ThreadPoolExecutor(max_workers=1) as pool, duckdb_workspace() as connection, \

@@ -13,6 +13,7 @@ from breachdash.errors import PermissionDenied
 from breachdash.incidents.service import create_incident, get_incident, set_milestone, update_incident
 from breachdash.obligations.service import add_obligation
 from breachdash.outreach.service import customer_history, record_outreach
+from breachdash.reviews.service import start_review
 from breachdash.remediation.service import add_action, set_action_status
 from breachdash.scope.service import record_revision
 from breachdash.timeline.service import add_event
@@ -37,6 +38,7 @@ EXPECTED = {
     Action.mark_sent: {"pr"},
     Action.record_outreach: {"pr"},
     Action.lookup_customer: {"pr"},
+    Action.start_review: {"executive", "pr", "legal", "architect"},
     Action.manage_obligations: {"legal"},
     Action.view_audit: {"admin", "executive", "legal"},
 }
@@ -119,6 +121,8 @@ def _call(action, engine, actor, role, ctx, index):
                         counts_in={"channel": "email", "region": "DE", "targeted": 10, "sent": 5})
     elif action == Action.lookup_customer:
         customer_history(engine, actor=actor, incident_id=incident_id, customer_id="cus_unknown")
+    elif action == Action.start_review:
+        start_review(engine, actor=actor, incident_id=incident_id)
     elif action == Action.manage_obligations:
         add_obligation(engine, actor=actor, incident_id=incident_id, obligation_in={
             "rule_id": f"rule-{role}", "jurisdiction": "EU", "regime": "GDPR", "recipient": "regulator"})

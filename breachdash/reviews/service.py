@@ -1,0 +1,124 @@
+"""Review markers: "Start review" records where things stand; "since the last review" lists what
+changed after it, in an executive's words."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from breachdash.audit.service import record_audit
+from breachdash.auth.rules import Action, Actor, require, require_signed_in
+from breachdash.comms.service import phase_detail, phase_progress
+from breachdash.common import as_utc, utcnow
+from breachdash.db import read_session, write_session
+from breachdash.display import local_time
+from breachdash.obligations.rules import RECIPIENT_NAMES
+from breachdash.obligations.service import APPLICABLE, obligations_register
+from breachdash.outreach.service import outreach_totals
+from breachdash.reference import data_types as catalogue
+from breachdash.reviews.models import ReviewMarker
+from breachdash.reviews.rules import Change, describe_changes
+from breachdash.scope.models import ScopeRevision
+from breachdash.scope.service import current_scope
+from breachdash.timeline.models import TimelineEvent
+
+
+def status_snapshot(engine: Engine, *, actor: Actor | None, incident_id: int) -> dict:
+    """Where the incident stands, as plain JSON: the baseline a review compares against."""
+    require_signed_in(actor)
+    scope = current_scope(engine, actor=actor, incident_id=incident_id)
+    types = catalogue()
+    phases = phase_progress(engine, actor=actor, incident_id=incident_id)
+    sign_offs = {}
+    for phase in phases.itertuples():
+        detail = phase_detail(engine, actor=actor, phase_id=int(phase.phase_id))
+        if detail["latest"] is None:
+            continue
+        for view in detail["sign_offs"].itertuples():
+            key = f"{phase.phase}|v{detail['latest'].number}|{view.role}"
+            sign_offs[key] = view.standing if view.decision == "approve" else view.decision
+    outreach = outreach_totals(engine, actor=actor, incident_id=incident_id)
+    register = obligations_register(engine, actor=actor, incident_id=incident_id)
+    applicable = register[register["applicability"].isin(APPLICABLE)]
+    with read_session(engine) as session:
+        last_event = session.exec(select(TimelineEvent.id).where(TimelineEvent.incident_id == incident_id)
+                                  .order_by(col(TimelineEvent.id).desc()).limit(1)).first()
+    return {
+        "revision_seq": scope.seq if scope else None, "best": scope.best if scope else None,
+        "low": scope.low if scope else None, "high": scope.high if scope else None,
+        "unit": scope.unit if scope else None,
+        "data_types": {} if scope is None else {
+            r.data_type: {"name": r.name, "tier": types[r.data_type].tier if r.data_type in types else "unknown",
+                          "status": r.status, "count": int(r.count)} for r in scope.data_types.itertuples()},
+        "phases": {r.key: {"name": r.phase, "status": r.status} for r in phases.itertuples()},
+        "sign_offs": sign_offs,
+        "outreach": {r.key: {"name": r.phase, "delivered": int(r.delivered), "targeted": int(r.targeted)}
+                     for r in outreach.itertuples()},
+        "obligations": {r.rule_id: {"regime": r.regime, "recipient": RECIPIENT_NAMES.get(r.recipient, r.recipient),
+                                    "status": r.status,
+                                    "due": None if pd.isna(r.due_at) else r.due_at.strftime("%Y-%m-%d %H:%M UTC")}
+                        for r in applicable.itertuples()},
+        "last_event_id": last_event or 0,
+    }
+
+
+def start_review(engine: Engine, *, actor: Actor, incident_id: int) -> ReviewMarker:
+    """Record a review point: who, when, and the status it starts from."""
+    require(actor, Action.start_review)
+    snapshot = status_snapshot(engine, actor=actor, incident_id=incident_id)
+    with write_session(engine) as session:
+        marker = ReviewMarker(incident_id=incident_id, started_by=actor.email, snapshot=snapshot)
+        session.add(marker)
+        session.flush()
+        record_audit(session, actor=actor.email, action="review.started", entity_type="review_marker",
+                     entity_id=marker.id, incident_id=incident_id,
+                     after={"revision_seq": snapshot["revision_seq"], "best": snapshot["best"]})
+    return marker
+
+
+@dataclass
+class SinceReview:
+    marker: ReviewMarker | None
+    changes: list[Change]
+    read_at: datetime
+
+
+def latest_review(engine: Engine, *, actor: Actor | None, incident_id: int) -> ReviewMarker | None:
+    require_signed_in(actor)
+    with read_session(engine) as session:
+        return session.exec(select(ReviewMarker).where(ReviewMarker.incident_id == incident_id)
+                            .order_by(col(ReviewMarker.id).desc()).limit(1)).first()
+
+
+def since_last_review(engine: Engine, *, actor: Actor | None, incident_id: int) -> SinceReview:
+    """Everything that changed after the latest review marker (nothing to compare without one)."""
+    marker = latest_review(engine, actor=actor, incident_id=incident_id)
+    now = utcnow()
+    if marker is None:
+        return SinceReview(None, [], now)
+    current = status_snapshot(engine, actor=actor, incident_id=incident_id)
+    with read_session(engine) as session:
+        revisions = session.exec(select(ScopeRevision).where(ScopeRevision.incident_id == incident_id,
+                                                             ScopeRevision.recorded_at > as_utc(marker.started_at))
+                                 .order_by(col(ScopeRevision.seq))).all()
+        events = session.exec(select(TimelineEvent).where(TimelineEvent.incident_id == incident_id,
+                                                          TimelineEvent.id > marker.snapshot.get("last_event_id", 0))
+                              .order_by(col(TimelineEvent.id))).all()
+    changes = describe_changes(
+        marker.snapshot, current,
+        revisions=[{"seq": r.seq, "best": r.best, "unit": r.unit, "reason": r.reason, "recorded_by": r.recorded_by}
+                   for r in revisions],
+        events=[{"title": e.title, "kind": e.kind} for e in events])
+    return SinceReview(marker, changes, now)
+
+
+def reviews_frame(engine: Engine, *, actor: Actor | None, incident_id: int, zone: str = "UTC") -> pd.DataFrame:
+    require_signed_in(actor)
+    with read_session(engine) as session:
+        markers = session.exec(select(ReviewMarker).where(ReviewMarker.incident_id == incident_id)
+                               .order_by(col(ReviewMarker.id).desc())).all()
+    return pd.DataFrame([{"started": local_time(m.started_at, zone), "by": m.started_by,
+                          "estimate": m.snapshot.get("best")} for m in markers], columns=["started", "by", "estimate"])
