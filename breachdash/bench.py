@@ -157,10 +157,13 @@ def run_bench(*, postgres_url: str | None, repeat: int = 5, scope_sizes: list[in
     from breachdash.bench_outreach import bench_outreach, print_outreach_tables
     from breachdash.bench_scope import bench_scope_import, print_scope_table
     from breachdash.demo import DEMO_USERS
+    from breachdash.ui.first_paint import overview_first_paint_seconds
     from breachdash.ui.render_timing import page_render_seconds
 
     architect = next(email for role, email, _, _ in DEMO_USERS if role.value == "architect")
     pr = next(email for role, email, _, _ in DEMO_USERS if role.value == "pr")
+    executive, executive_password = next((email, password) for role, email, _, password in DEMO_USERS
+                                         if role.value == "executive")
     rows: list[Row] = []
     scope_rows: list[dict] = []
     outreach_rows: list[dict] = []
@@ -181,7 +184,11 @@ def run_bench(*, postgres_url: str | None, repeat: int = 5, scope_sizes: list[in
                         sizes=outreach_sizes, backend=backend, repeat=repeat,
                         fresh_demo_url=lambda: _demo_database(databases),
                         render_seconds=lambda url: page_render_seconds(
-                            database_url=url, email=pr, repeat=repeat, page="pages/outreach.py"))
+                            database_url=url, email=pr, repeat=repeat, page="pages/outreach.py"),
+                        overview_seconds=lambda url: page_render_seconds(
+                            database_url=url, email=executive, repeat=repeat),
+                        first_paint_seconds=lambda url: overview_first_paint_seconds(
+                            url, email=executive, password=executive_password, headline="Affected", repeat=repeat))
             finally:
                 databases.drop_all()
     _print(rows)

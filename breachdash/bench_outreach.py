@@ -122,11 +122,20 @@ def _p95(values: list[float]) -> float:
 
 
 def bench_outreach(*, sizes: list[int], backend: str, fresh_demo_url: Callable[[], str],
-                   render_seconds: Callable[[str], float], repeat: int = 3) -> list[dict]:
+                   render_seconds: Callable[[str], float], repeat: int = 3,
+                   overview_seconds: Callable[[str], float] | None = None,
+                   first_paint_seconds: Callable[[str], float | None] | None = None) -> list[dict]:
     """One row per size (events): delivery-report import throughput and RSS, the three baselines,
-    the Outreach page's render and the customer lookup's latency. Imports are medians of up to
-    three runs (`repeat`) up to 1M events, single runs above."""
+    the Outreach page's render and the customer lookup's latency; with `overview_seconds` and
+    `first_paint_seconds`, the Overview's AppTest render and its first paint in Chromium on that
+    incident (and on the plain demo incident, as the baseline row with 0 events). Imports are
+    medians of up to three runs (`repeat`) up to 1M events, single runs above."""
     rows = []
+    if overview_seconds is not None:
+        demo = fresh_demo_url()
+        rows.append({"backend": backend, "events": 0, "customers": 0, "baseline": True,
+                     "overview_s": overview_seconds(demo),
+                     "first_paint_s": first_paint_seconds(demo) if first_paint_seconds else None})
     with tempfile.TemporaryDirectory(prefix="breachdash-bench-outreach-") as workdir:
         for size in sizes:
             customers = customers_for(size)
@@ -152,6 +161,8 @@ def bench_outreach(*, sizes: list[int], backend: str, fresh_demo_url: Callable[[
                 "render_s": render_seconds(url),
                 "lookup_median_ms": statistics.median(lookups) * 1000, "lookup_p95_ms": _p95(lookups) * 1000,
                 "lookups": len(lookups),
+                "overview_s": overview_seconds(url) if overview_seconds else None,
+                "first_paint_s": first_paint_seconds(url) if first_paint_seconds else None,
             })
     return rows
 
@@ -170,6 +181,8 @@ def _met(ok: bool) -> str:
 
 
 def print_outreach_tables(rows: list[dict]) -> None:
+    baselines = {r["backend"]: r for r in rows if r.get("baseline")}
+    rows = [r for r in rows if not r.get("baseline")]
     by_backend: dict[str, list[dict]] = {}
     for r in rows:
         by_backend.setdefault(r["backend"], []).append(r)
@@ -192,6 +205,21 @@ def print_outreach_tables(rows: list[dict]) -> None:
           f"{r['render_s'] / smallest[r['backend']]['render_s']:.2f}x",
           f"{r['lookup_median_ms']:.1f}", f"{r['lookup_p95_ms']:.1f}", str(r["lookups"])) for r in rows])
 
+    if baselines:
+        def seconds(value):
+            return "—" if value is None else f"{value:.3f}"
+
+        _table(
+            "Overview at scale (the incident with N affected customers and N delivery events) against the demo "
+            "incident: AppTest render, and first paint in Chromium (sign-in click to headline figure visible)",
+            ("backend", "events", "Overview render s", "vs demo", "first paint s", "vs demo"),
+            [(r["backend"], "demo" if r.get("baseline") else f"{r['events']:,}", seconds(r["overview_s"]),
+              f"{r['overview_s'] / baselines[r['backend']]['overview_s']:.2f}x",
+              seconds(r["first_paint_s"]),
+              "—" if r["first_paint_s"] is None or not baselines[r["backend"]]["first_paint_s"]
+              else f"{r['first_paint_s'] / baselines[r['backend']]['first_paint_s']:.2f}x")
+             for r in [baselines[b] for b in by_backend if b in baselines] + rows if r.get("overview_s") is not None])
+
     print("\nOutreach goals (checked at the largest size measured per backend; the issue states them at "
           f"{GOAL_SIZE:,} events)")
     for backend, items in by_backend.items():
@@ -212,3 +240,7 @@ def print_outreach_tables(rows: list[dict]) -> None:
         print(f"  {at}: customer lookup median {large['lookup_median_ms']:.1f} ms, p95 {large['lookup_p95_ms']:.1f} ms"
               f" — goal <{GOAL_LOOKUP_MS:.0f} ms: median {_met(large['lookup_median_ms'] < GOAL_LOOKUP_MS)}, "
               f"p95 {_met(large['lookup_p95_ms'] < GOAL_LOOKUP_MS)}{note}")
+        if backend in baselines and large.get("overview_s") is not None:
+            ratio = large["overview_s"] / baselines[backend]["overview_s"]
+            print(f"  {at}: Overview render {ratio:.2f}x of the demo incident — goal ≤{GOAL_RENDER_RATIO}x: "
+                  f"{_met(ratio <= GOAL_RENDER_RATIO)}{note}")

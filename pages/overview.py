@@ -126,17 +126,21 @@ def live() -> None:
             st.markdown(f"- **{change.kind}** — {escape_markdown(change.text)}")
 
     a, b, c = st.columns(3)
+    small = dict(showlegend=False, height=300, title_font_size=13, margin=dict(l=10, r=10, t=40, b=10))
     if scope is not None:
-        a.plotly_chart(charts.estimate_trend(data.history, unit=scope.unit), key="estimate_trend")
-        b.plotly_chart(charts.exposure_by_type(scope.data_types), key="exposure_by_tier")
+        a.plotly_chart(charts.estimate_trend(data.history, unit=scope.unit)
+                       .update_layout(title_text=f"Best estimate ({scope.unit})", **small), key="estimate_trend")
+        b.plotly_chart(charts.exposure_by_type(scope.data_types)
+                       .update_layout(title_text="Exposure by tier (red: financial)", **small),
+                       key="exposure_by_tier")
         other_units = set(data.history["unit"]) - {scope.unit}
         if other_units:
             a.caption(f"Earlier revisions counted {', '.join(sorted(other_units))}; they are not drawn on this axis.")
     if not data.outreach.empty:
         main = data.outreach.sort_values("targeted", ascending=False).iloc[0]
         c.plotly_chart(charts.outreach_funnel(funnel_frame(ctx.engine, actor=ctx.actor, incident_id=incident.id,
-                                                           phase_key=main["key"]), phase=main["phase"]),
-                       key="outreach_funnel_small")
+                                                           phase_key=main["key"]), phase=main["phase"])
+                       .update_layout(**small), key="outreach_funnel_small")
 
 
 live()

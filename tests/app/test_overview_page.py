@@ -1,0 +1,55 @@
+"""AppTest for the Overview: start a review, 'since the last review', and the portfolio with its
+click-through."""
+from breachdash.auth.models import Role
+from breachdash.auth.rules import system_actor
+from breachdash.db import make_engine
+from breachdash.demo import DEMO_SLUG
+from breachdash.incidents.service import create_incident, find_incident
+from breachdash.scope.service import record_revision
+from tests.app.test_pages import _app, _texts
+from tests.conftest import actor_with
+
+
+def _click(at, label):
+    [b for b in at.button if b.label == label][0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_overview__start_review_then_changes_since_it(demo_url):
+    at = _app("ceo@demo.example")
+    assert "No review started yet" in _texts(at)
+    _click(at, "Start review")
+    assert any("Review started" in s.value for s in at.success)
+    assert "Nothing has changed since." in _texts(at)
+    engine = make_engine(demo_url)
+    incident = find_incident(engine, DEMO_SLUG)
+    record_revision(engine, actor=actor_with(Role.architect), incident_id=incident.id, revision_in={
+        "low": 10, "best": 3_000_000, "high": 3_100_000, "reason": "New exports found"})
+    engine.dispose()
+    at.run()
+    texts = _texts(at)
+    assert "Estimate revised" in texts and "3,000,000" in texts and "New exports found" in texts
+    assert {m.label: m.value for m in at.metric}["Affected individuals"] == "3,000,000"
+
+
+def test_overview__admin_cannot_start_a_review(demo_url):
+    at = _app("admin@demo.example")
+    assert "Start review" not in {b.label for b in at.button}
+
+
+def test_overview__portfolio_lists_open_incidents_and_opens_one(demo_url):
+    engine = make_engine(demo_url)
+    create_incident(engine, actor=system_actor(), incident_in={"slug": "second", "title": "Payroll portal breach",
+                                                               "company": "Kestrel"})
+    engine.dispose()
+    at = _app("ceo@demo.example")
+    assert "All open incidents" in [s.value for s in at.subheader]
+    texts = _texts(at)
+    assert "Payroll portal breach" in texts and "Loyalty database breach" in texts
+    target = [b for b in at.button if b.label == "Open" and not b.disabled]
+    assert len(target) == 1
+    before = at.title[0].value
+    target[0].click().run()
+    assert not at.exception
+    assert at.title[0].value != before
+    assert {before, at.title[0].value} == {"Payroll portal breach", "Loyalty database breach"}

@@ -1,0 +1,54 @@
+"""'Since the last review' in an executive's words: snapshot differences, worked by hand."""
+from breachdash.reviews.rules import describe_changes
+
+BEFORE = {
+    "best": 1_000, "unit": "individuals",
+    "data_types": {"email": {"name": "Email addresses", "tier": "contact", "status": "confirmed"},
+                   "payment_card": {"name": "Payment card numbers", "tier": "financial", "status": "suspected"},
+                   "phone": {"name": "Phone numbers", "tier": "contact", "status": "confirmed"}},
+    "phases": {"initial_notice": {"name": "Initial notice", "status": "in review"}},
+    "sign_offs": {"Initial notice|v2|Legal": "current", "Initial notice|v2|PR": "current"},
+    "outreach": {"initial_notice": {"name": "Initial notice", "delivered": 100, "targeted": 900}},
+    "obligations": {"EU-GDPR-33-SA": {"regime": "GDPR", "recipient": "Regulator", "status": "not due", "due": "x"},
+                    "US-TX-AG": {"regime": "Texas", "recipient": "Attorney general", "status": "not due", "due": "y"}},
+}
+AFTER = {
+    "best": 1_250, "unit": "individuals",
+    "data_types": {"email": {"name": "Email addresses", "tier": "contact", "status": "confirmed"},
+                   "payment_card": {"name": "Payment card numbers", "tier": "financial", "status": "confirmed"},
+                   "passport": {"name": "Passport numbers", "tier": "government_id", "status": "suspected"}},
+    "phases": {"initial_notice": {"name": "Initial notice", "status": "approved"}},
+    "sign_offs": {"Initial notice|v2|Legal": "stale: the best estimate changed", "Initial notice|v2|PR": "current",
+                  "Initial notice|v2|Executive": "current"},
+    "outreach": {"initial_notice": {"name": "Initial notice", "delivered": 640, "targeted": 900}},
+    "obligations": {"EU-GDPR-33-SA": {"regime": "GDPR", "recipient": "Regulator", "status": "filed", "due": "x"},
+                    "US-WA-AG": {"regime": "Washington", "recipient": "Attorney general", "status": "not due",
+                                 "due": "2026-12-18 09:14 UTC"}},
+}
+
+
+def test_describe_changes__each_kind_in_plain_words():
+    revisions = [{"seq": 8, "best": 1_200, "unit": "individuals", "reason": "more exports", "recorded_by": "a@x"},
+                 {"seq": 9, "best": 1_250, "unit": "individuals", "reason": "", "recorded_by": "a@x"}]
+    events = [{"title": f"entry {i}", "kind": "decision"} for i in range(7)]
+    texts = [c.text for c in describe_changes(BEFORE, AFTER, revisions=revisions, events=events)]
+    assert texts == [
+        "Estimate revised (revision 8, a@x): 1,000 → 1,200 individuals: more exports",
+        "Estimate revised (revision 9, a@x): 1,200 → 1,250 individuals",
+        # Sensitive tiers first, flagged.
+        "New exposed data type: Passport numbers (suspected) ⚠",
+        "Payment card numbers now confirmed (was suspected) ⚠",
+        "No longer listed as exposed: Phone numbers",
+        "Initial notice: in review → approved",
+        "Sign-off gone stale: Initial notice · v2 · Legal — stale: the best estimate changed",
+        "Sign-off given: Initial notice · v2 · Executive (current)",
+        "Outreach, Initial notice: delivered 100 → 640 of 900 targeted",
+        "EU-GDPR-33-SA filed (GDPR → Regulator)",
+        "New obligation: US-WA-AG (Washington → Attorney general), due 2026-12-18 09:14 UTC",
+        "No longer applies: US-TX-AG (Texas)",
+        "7 new timeline entries: entry 0; entry 1; entry 2; entry 3; entry 4 …",
+    ]
+
+
+def test_describe_changes__nothing_changed():
+    assert describe_changes(BEFORE, BEFORE, revisions=[], events=[]) == []
