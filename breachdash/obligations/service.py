@@ -86,9 +86,7 @@ def file_obligation(
     if len(note) > 20_000:
         raise InvalidInput.single("note", "at most 20,000 characters")
     with write_session(engine) as session:
-        obligation = session.get(Obligation, obligation_id)
-        if obligation is None:
-            raise NotFound(f"No obligation with id {obligation_id}.")
+        obligation = _get_obligation(session, obligation_id)
         if corrects_id is not None:
             corrected = session.get(ObligationFiling, corrects_id)
             if corrected is None or corrected.obligation_id != obligation_id:
@@ -119,6 +117,13 @@ def find_obligation(engine: Engine, incident_id: int, rule_id: str) -> Obligatio
                                                            Obligation.rule_id == rule_id)).first()
     if obligation is None:
         raise NotFound(f"No obligation {rule_id} for this incident.")
+    return obligation
+
+
+def _get_obligation(session: Session, obligation_id: int) -> Obligation:
+    obligation = session.get(Obligation, obligation_id)
+    if obligation is None:
+        raise NotFound(f"No obligation with id {obligation_id}.")
     return obligation
 
 
@@ -304,9 +309,7 @@ def set_obligation_status(engine: Engine, *, actor: Actor, obligation_id: int, s
     if len(reason) > 5000:
         raise InvalidInput.single("reason", "at most 5,000 characters")
     with write_session(engine) as session:
-        obligation = session.get(Obligation, obligation_id)
-        if obligation is None:
-            raise NotFound(f"No obligation with id {obligation_id}.")
+        obligation = _get_obligation(session, obligation_id)
         before = {"status": obligation.status, "reason": obligation.reason}
         changes = {"status": status}
         if status == ObligationStatus.not_applicable:
