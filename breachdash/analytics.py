@@ -65,13 +65,16 @@ def overview(engine: Engine, *, actor: Actor | None, incident_id: int) -> Overvi
 
 
 def portfolio(engine: Engine, *, actor: Actor | None) -> pd.DataFrame:
-    """Every open incident's headline figures and its worst deadline (late first, else soonest)."""
+    """Every open incident's headline figures and its worst deadline (late first, else soonest);
+    empty when only one is open."""
     from breachdash.incidents.service import list_incidents
 
     require_signed_in(actor)
     incidents = list_incidents(engine, actor=actor)
+    open_ = incidents[incidents["status"] == "open"]
     rows = []
-    for item in incidents[incidents["status"] == "open"].itertuples():
+    # One open incident is the page itself: no need to compute its figures twice.
+    for item in (open_.itertuples() if len(open_) > 1 else ()):
         data = overview(engine, actor=actor, incident_id=item.id)
         obligations = data.obligations
         late = obligations[obligations["status"] == "late"]

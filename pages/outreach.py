@@ -11,7 +11,6 @@ from breachdash.errors import BreachdashError
 from breachdash.importers.delivery import import_delivery_report
 from breachdash.outreach.rules import OUTREACH_CHANNELS
 from breachdash.outreach.service import (
-    affected_basis,
     bounce_list_csv,
     completion_frame,
     customer_history,

@@ -1,6 +1,5 @@
 """Overview: where we stand, what changed since the last review, what is due — at one glance,
 refreshed live; the briefing for the status review; and every open incident side by side."""
-import pandas as pd
 import streamlit as st
 
 from breachdash import charts, ui

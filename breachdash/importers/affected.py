@@ -32,7 +32,7 @@ from breachdash.importers.common import (
 )
 from breachdash.outreach.models import ChunkKind
 from breachdash.outreach.service import recompute_outreach
-from breachdash.outreach.store import BUCKET_SQL, store_chunks
+from breachdash.outreach.store import export_partitioned, store_chunks
 from breachdash.reference import data_types, is_valid_region
 from breachdash.scope.models import Confidence, CountUnit, RevisionSource, ScopeRevision, ScopeRevisionCreate
 from breachdash.scope.rules import revision_problems
@@ -189,9 +189,7 @@ def _export_customers(connection: duckdb.DuckDBPyConnection, source: str | None,
         sql = (f"SELECT trim(customer_id) AS customer_id, min(upper(trim(region))) AS region, "
                f"min(coalesce(trim(segment), '')) AS segment, count(*) AS listed FROM {source} GROUP BY 1")
         params = [str(path)]
-    connection.execute(
-        f"COPY (SELECT *, {BUCKET_SQL} AS bucket FROM ({sql})) TO '{directory}' "
-        "(FORMAT parquet, PARTITION_BY (bucket), COMPRESSION zstd, OVERWRITE_OR_IGNORE true)", params).fetchall()
+    export_partitioned(connection, sql, directory, params)
 
 
 MAX_GROUPS = 100_000

@@ -47,10 +47,10 @@ def add_obligation(engine: Engine, *, actor: Actor, incident_id: int, obligation
     require(actor, Action.manage_obligations)
     obligation_in = validate_input(ObligationCreate, obligation_in)
     try:
-        for field in ("clock_started_at", "due_at"):
-            value = getattr(obligation_in, field)
+        for name in ("clock_started_at", "due_at"):
+            value = getattr(obligation_in, name)
             if value is not None:
-                setattr(obligation_in, field, as_utc(value))
+                setattr(obligation_in, name, as_utc(value))
     except ValueError as exc:
         raise InvalidInput.single("due_at", str(exc)) from None
     with write_session(engine) as session:

@@ -31,11 +31,12 @@ def bucket_of(customer_id: str) -> int:
     return int(hashlib.md5(customer_id.encode("utf-8")).hexdigest()[:2], 16)
 
 
-def export_partitioned(connection: duckdb.DuckDBPyConnection, select_sql: str, directory: Path) -> None:
+def export_partitioned(connection: duckdb.DuckDBPyConnection, select_sql: str, directory: Path,
+                       params: list | None = None) -> None:
     """Write the rows of `select_sql` (which has no bucket column) as Parquet files per bucket."""
     connection.execute(
         f"COPY (SELECT *, {BUCKET_SQL} AS bucket FROM ({select_sql})) TO '{directory}' "
-        "(FORMAT parquet, PARTITION_BY (bucket), COMPRESSION zstd, OVERWRITE_OR_IGNORE true)").fetchall()
+        "(FORMAT parquet, PARTITION_BY (bucket), COMPRESSION zstd, OVERWRITE_OR_IGNORE true)", params or []).fetchall()
 
 
 def export_parts(connection: duckdb.DuckDBPyConnection, select_sql: str, directory: Path) -> None:
