@@ -94,13 +94,23 @@ def read_session(engine: Engine) -> Iterator[Session]:
         yield session
 
 
+# Any constant works; it only has to be the same for every writer of this database (every
+# server process in a scaled-out deployment shares it through PostgreSQL).
+WRITE_LOCK_KEY = 7_415_100_301
+
+
 @contextmanager
 def write_session(engine: Engine) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on error. On SQLite it holds the write
-    lock from the start, so read-then-write rules (versions, the audit chain) cannot race."""
+    """One transaction: commit on success, roll back on error. It holds the database's write lock
+    from the start (SQLite: BEGIN IMMEDIATE; PostgreSQL: a transaction advisory lock), so
+    read-then-write rules (versions, one sign-off per person, the audit chain) cannot race,
+    across threads, processes and servers alike. Writes are short; importers do their heavy work
+    before they open one. Reads never wait for it."""
     bind = engine.execution_options(breachdash_write=True) if is_sqlite(engine) else engine
     with Session(bind, expire_on_commit=False) as session:
         with session.begin():
+            if not is_sqlite(engine):
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
             yield session
 
 

@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -14,10 +13,6 @@ from breachdash.audit.rules import GENESIS_HASH, ChainBreak, canonical_json, cha
 from breachdash.auth.rules import Action, Actor, require
 from breachdash.common import utcnow
 from breachdash.db import read_session
-
-# Any constant works; it only has to be the same for every writer of this database.
-_AUDIT_LOCK_KEY = 7_415_100_301
-
 
 def record_audit(
     session: Session,
@@ -32,12 +27,9 @@ def record_audit(
 ) -> AuditEvent:
     """Append one audit event inside the caller's transaction.
 
-    The previous hash is read under a lock held to commit (SQLite: the write lock taken by
-    write_session; PostgreSQL: a transaction advisory lock), so concurrent writers cannot fork
-    the chain.
+    The caller's session comes from write_session, which holds the database's write lock until
+    commit, so concurrent writers cannot fork the chain.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK_KEY})
     session.flush()
     last = session.exec(select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)).first()
     prev_hash = last or GENESIS_HASH
