@@ -178,3 +178,12 @@ def add_synthetic_incident(url: str, *, events: int, slug: str = "synthetic-500"
                 "title": f"Synthetic entry {index + 1}", "detail": "generated for a rendering check"})
     engine.dispose()
     return incident.id
+
+
+def pytest_terminal_summary(terminalreporter):
+    from tests.figures import FIGURES
+
+    if FIGURES:
+        terminalreporter.section("breachdash figures")
+        for name, value in sorted(FIGURES.items()):
+            terminalreporter.write_line(f"{name}: {value:,}" if isinstance(value, int) else f"{name}: {value}")
