@@ -3,6 +3,8 @@
 Precedence for the database URL: `DATABASE_URL` environment variable, then `[database] url`
 in secrets.toml, then the embedded SQLite default. The auth mode is OIDC when secrets.toml
 has an `[auth]` section, local accounts otherwise; `BREACHDASH_AUTH_MODE` overrides it (tests).
+PostgreSQL's connection pool per server process: `BREACHDASH_DB_POOL_SIZE` and
+`BREACHDASH_DB_MAX_OVERFLOW`, then `[database] pool_size` / `max_overflow`, then 5 and 10.
 """
 from __future__ import annotations
 
@@ -12,9 +14,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from breachdash.errors import DatabaseUnavailable
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
 DEFAULT_DATABASE_URL = f"sqlite:///{DATA_DIR / 'breachdash.db'}"
+# Per server process: at most pool_size + max_overflow PostgreSQL connections (docs/deployment.md).
+DEFAULT_POOL_SIZE = 5
+DEFAULT_MAX_OVERFLOW = 10
 
 
 class AuthMode(StrEnum):
@@ -52,3 +59,33 @@ def load_settings() -> Settings:
     else:
         auth_mode = AuthMode.oidc if secrets.get("auth") else AuthMode.local
     return Settings(database_url=url, auth_mode=auth_mode)
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    pool_size: int = DEFAULT_POOL_SIZE
+    max_overflow: int = DEFAULT_MAX_OVERFLOW
+
+
+def _whole_number(name: str, raw, *, minimum: int) -> int:
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        raise DatabaseUnavailable(f"The setting {name} must be a whole number of at least {minimum}, not {raw!r}.")
+    return value
+
+
+def load_pool_settings() -> PoolSettings:
+    """The PostgreSQL connection pool of one server process (SQLite has no pool to size). A bad
+    value stops with a message naming the setting rather than falling back silently."""
+    database = _read_secrets(secrets_path()).get("database", {})
+    values = {}
+    for field, env, minimum in (("pool_size", "BREACHDASH_DB_POOL_SIZE", 1),
+                                ("max_overflow", "BREACHDASH_DB_MAX_OVERFLOW", 0)):
+        if os.environ.get(env):
+            values[field] = _whole_number(env, os.environ[env], minimum=minimum)
+        elif field in database:
+            values[field] = _whole_number(f"[database] {field}", database[field], minimum=minimum)
+    return PoolSettings(**values)

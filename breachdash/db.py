@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, create_engine
 
+from breachdash.config import load_pool_settings
 from breachdash.errors import DatabaseUnavailable
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -28,7 +29,8 @@ def describe_url(url: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    """Build an engine; raises DatabaseUnavailable with a readable message for a bad URL."""
+    """Build an engine; raises DatabaseUnavailable with a readable message for a bad URL. A
+    PostgreSQL engine's pool is sized by config.load_pool_settings()."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -41,7 +43,9 @@ def make_engine(url: str) -> Engine:
             engine = create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
             _configure_sqlite(engine)
         else:
-            engine = create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
+            pool = load_pool_settings()
+            engine = create_engine(parsed, pool_pre_ping=True, pool_size=pool.pool_size,
+                                   max_overflow=pool.max_overflow)
     except (NoSuchModuleError, ArgumentError, ImportError) as exc:
         raise DatabaseUnavailable(
             f"The database URL {describe_url(url)} names a driver that is not available ({exc}). "
