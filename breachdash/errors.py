@@ -22,6 +22,10 @@ class Conflict(BreachdashError):
     """The write would duplicate or contradict something already recorded."""
 
 
+class SignInLocked(BreachdashError):
+    """Too many failed sign-ins for one account; the message says until when."""
+
+
 class DatabaseUnavailable(BreachdashError):
     pass
 

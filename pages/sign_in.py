@@ -6,6 +6,7 @@ from breachdash import ui
 ui.ensure_app_frame()
 from breachdash.config import AuthMode, load_settings
 from breachdash.demo import DEMO_USERS
+from breachdash.errors import SignInLocked
 
 st.title("🛡️ breachdash")
 st.caption("One live record of the incident for architects, Legal, PR and executives.")
@@ -20,9 +21,12 @@ else:
         password = st.text_input("Password", type="password", key="sign_in_password", max_chars=1024)
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
-        if ui.sign_in_local(email, password):
-            st.rerun()
-        st.error("Email or password is not right.")
+        try:
+            if ui.sign_in_local(email, password):
+                st.rerun()
+            st.error("Email or password is not right.")
+        except SignInLocked as exc:
+            st.error(str(exc))
 
 if ui.is_demo():
     st.subheader("Demo accounts")

@@ -44,3 +44,14 @@ class RoleGrant(SQLModel, table=True):
     role: str = Field(max_length=20)
     granted_by: str = Field(max_length=320)
     granted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SignInFailure(SQLModel, table=True):
+    """A failed local sign-in, kept to slow password guessing (see auth.rules.sign_in_locked_until).
+    Stored in the database so every server of a scaled-out deployment counts the same failures."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, index=True)
+    failed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

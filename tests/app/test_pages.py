@@ -173,3 +173,17 @@ def test_unreachable_database__readable_message_not_a_traceback(monkeypatch, tmp
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
     assert "Cannot reach the database" in at.error[0].value and "hunter2" not in at.error[0].value
+
+
+def test_sign_in_form__too_many_failures_lock_the_address_with_a_clear_message(demo_url):
+    from breachdash.auth.rules import MAX_FAILED_SIGN_INS
+
+    at = _app()
+    for _ in range(MAX_FAILED_SIGN_INS):
+        at.text_input(key="sign_in_email").input(DEMO_EMAIL[Role.pr])
+        at.text_input(key="sign_in_password").input("not-the-password")
+        at.button[0].click().run()
+    at.text_input(key="sign_in_password").input(DEMO_PASSWORD[Role.pr])
+    at.button[0].click().run()
+    assert SIGNED_IN_KEY not in at.session_state
+    assert any(e.value.startswith("Too many failed sign-ins for this address.") for e in at.error)

@@ -219,8 +219,13 @@ def _audit_count(engine) -> int:
         return len(session.exec(select(AuditEvent.id)).all())
 
 
+# Writes no role guards: signing in is open to everyone (it records failed attempts to slow guessing);
+# restoring a backup is an operator's command on the server, below the application's roles.
+NOT_ROLE_GUARDED = {"breachdash.auth.service.authenticate", "breachdash.backup.restore_database"}
+
+
 def test_every_write_function_is_in_the_matrix():
-    assert _discover_write_functions() == set(CALLS)
+    assert _discover_write_functions() == set(CALLS) | NOT_ROLE_GUARDED
 
 
 def test_every_write_function_as_every_role(engine, tmp_path):
