@@ -263,6 +263,37 @@ def cmd_bench(args) -> int:
                      outreach_sizes=sizes(args.outreach_sizes))
 
 
+def cmd_backup(args) -> int:
+    import time
+
+    from breachdash.backup import backup_database
+
+    started = time.perf_counter()
+    info = backup_database(_engine(args), Path(args.file))
+    for line in info.describe():
+        print(line)
+    print(f"Took {time.perf_counter() - started:.1f} s. Check it with: python -m breachdash restore --check {args.file}")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    import time
+
+    from breachdash.backup import read_backup_info, restore_database
+
+    started = time.perf_counter()
+    if args.check:
+        for line in read_backup_info(Path(args.file)).describe():
+            print(line)
+        print("The backup is complete and undamaged.")
+        return 0
+    summary = restore_database(_engine(args), Path(args.file), replace=args.replace)
+    for line in summary.describe():
+        print(line)
+    print(f"Took {time.perf_counter() - started:.1f} s.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m breachdash", description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="override DATABASE_URL / secrets.toml for this command")
@@ -293,6 +324,17 @@ def build_parser() -> argparse.ArgumentParser:
     users.add_parser("list", help="list users and roles").set_defaults(func=cmd_users_list)
 
     sub.add_parser("verify-audit", help="check the audit hash chain").set_defaults(func=cmd_verify_audit)
+
+    backup = sub.add_parser("backup", help="write a consistent backup of the whole database (online; docs/backup.md)")
+    backup.add_argument("file", help="the backup file to create (it must not exist yet)")
+    backup.set_defaults(func=cmd_backup)
+
+    restore = sub.add_parser("restore", help="load a backup into an empty database, all or nothing (stop servers first)")
+    restore.add_argument("file", help="a file written by `backup`")
+    restore.add_argument("--replace", action="store_true",
+                         help="delete everything in the target database first (in the same transaction)")
+    restore.add_argument("--check", action="store_true", help="only check the backup file; change nothing")
+    restore.set_defaults(func=cmd_restore)
 
     export = sub.add_parser("export-incident", help="write an incident as one JSON document")
     export.add_argument("incident", help="id or slug")
