@@ -24,6 +24,7 @@ from breachdash.comms.service import (
     update_phase,
 )
 from breachdash.display import local_time
+from breachdash.errors import BreachdashError
 from breachdash.common import utcnow
 from breachdash.timeline.rules import local_input_to_utc
 
@@ -50,6 +51,8 @@ labels = {int(r.phase_id): f"{r.position}. {r.phase}" for r in progress.itertupl
 phase_id = st.selectbox("Phase", list(labels), format_func=labels.__getitem__, key="comms_phase")
 detail = phase_detail(ctx.engine, actor=ctx.actor, phase_id=phase_id)
 phase, latest = detail["phase"], detail["latest"]
+# Plan edits, moves and sends are checked against the version this person was shown.
+phase_version_seen = ui.version_seen(f"comms_phase_{phase_id}", phase.version)
 
 checklist_tab, draft_tab, versions_tab, signoff_tab, status_tab = st.tabs(
     ["Checklist", "Draft", "Versions", "Sign-offs", "Status & sending"])
@@ -75,12 +78,16 @@ with draft_tab:
         a, b, c = st.columns([2, 3, 1])
         template_key = a.selectbox("Start from a template", list(names), format_func=names.__getitem__,
                                    key=f"template_{phase_id}")
-        contact = b.text_input("Contact line for the template", key=f"contact_{phase_id}",
+        contact = b.text_input("Contact line for the template", key=f"contact_{phase_id}", max_chars=500,
                                placeholder="e.g. call 0800 000 0000 or visit example.com/notice")
         if c.button("Use template", key=f"use_template_{phase_id}"):
-            subject, body = fill_template(ctx.engine, actor=ctx.actor, incident_id=incident.id,
-                                          template_key=template_key, contact_line=contact)
-            st.session_state[f"subject_{phase_id}"], st.session_state[f"body_{phase_id}"] = subject, body
+            try:
+                subject, body = fill_template(ctx.engine, actor=ctx.actor, incident_id=incident.id,
+                                              template_key=template_key, contact_line=contact)
+            except BreachdashError as exc:
+                ui.show_error(exc)
+            else:
+                st.session_state[f"subject_{phase_id}"], st.session_state[f"body_{phase_id}"] = subject, body
         if f"body_{phase_id}" not in st.session_state and latest is not None:
             st.session_state[f"subject_{phase_id}"], st.session_state[f"body_{phase_id}"] = latest.subject, latest.body
         subject = st.text_input("Subject", key=f"subject_{phase_id}", max_chars=300)
@@ -158,7 +165,7 @@ with status_tab:
         for target in targets:
             if st.button(f"Move to “{target.value}”", key=f"move_{phase_id}_{target.name}"):
                 ui.run_action(lambda: transition_phase(ctx.engine, actor=ctx.actor, phase_id=phase_id,
-                                                       to_status=target, expected_version=phase.version),
+                                                       to_status=target, expected_version=phase_version_seen),
                               f"{phase.name} is now {target.value}.")
     if ui.can(ctx.actor, Action.mark_sent) and phase.status == PhaseStatus.approved:
         with st.form(f"send_{phase_id}"):
@@ -169,7 +176,7 @@ with status_tab:
                            "sending records that it went out with them.")
             if st.form_submit_button(f"Mark version {latest.number if latest else ''} sent", type="primary"):
                 ui.run_action(lambda: mark_sent(ctx.engine, actor=ctx.actor, phase_id=phase_id, channels=channels,
-                                                expected_version=phase.version),
+                                                expected_version=phase_version_seen),
                               f"{phase.name} marked sent.")
     if ui.can(ctx.actor, Action.edit_phase_plan):
         with st.expander("Edit this phase of the plan"), st.form(f"plan_{phase_id}"):
@@ -189,7 +196,7 @@ with status_tab:
                                        key=f"plan_time_{phase_id}")
             if st.form_submit_button("Save plan"):
                 ui.run_action(lambda: update_phase(
-                    ctx.engine, actor=ctx.actor, phase_id=phase_id, expected_version=phase.version,
+                    ctx.engine, actor=ctx.actor, phase_id=phase_id, expected_version=phase_version_seen,
                     phase_in={"name": name, "audience": audience, "channels": channels, "required_roles": roles,
                               "target_at": local_input_to_utc(target_day, target_time, zone, field="target")}),
                     f"Saved the plan for {name}.")

@@ -224,7 +224,7 @@ def version_seen(key: str, current: int) -> int:
     seen = st.session_state.setdefault(_SEEN_KEY, {})
     shown = seen.get(key, current)
     seen[key] = current
-    return current  # TEMP: old behaviour
+    return shown
 
 
 def run_action(action, success) -> None:
