@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class StreamlitServer:
-    def __init__(self, database_url: str, log_path: Path):
+    def __init__(self, database_url: str, log_path: Path, extra_env: dict[str, str] | None = None):
         self.database_url = database_url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -26,6 +26,7 @@ class StreamlitServer:
                # Edits to the tree while a test runs must not reload modules in the server under test.
                "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
         env.pop("BREACHDASH_AUTH_MODE", None)
+        env.update(extra_env or {})
         self.log = log_path.open("w")
         self.process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py"], cwd=ROOT, env=env,
                                         stdout=self.log, stderr=subprocess.STDOUT)
