@@ -156,6 +156,21 @@ def test_oidc_identity_without_a_role_sees_no_access(demo_url, monkeypatch):
     at.run()
     assert not at.exception
     assert at.title[0].value == "No access yet" and not at.metric
+    assert "Loyalty database breach" not in _texts(at)
+    for page in PAGES:
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            at.switch_page(page.path)
+
+
+@pytest.mark.parametrize("page", [p.path for p in PAGES])
+def test_oidc_identity_without_a_role__each_page_by_direct_url_shows_no_data(demo_url, monkeypatch, page):
+    monkeypatch.setenv("BREACHDASH_AUTH_MODE", "oidc")
+    at = AppTest.from_file(str(ROOT / page), default_timeout=60)
+    at.user = {"is_logged_in": True, "email": "stranger@corp.example"}
+    at.run()
+    assert not at.exception
+    assert not at.metric and not at.dataframe
+    assert "Loyalty database breach" not in _texts(at)
 
 
 def test_oidc_identity_with_a_role_sees_the_overview(demo_url, monkeypatch):
