@@ -263,6 +263,14 @@ def cmd_bench(args) -> int:
                      outreach_sizes=sizes(args.outreach_sizes))
 
 
+def cmd_bench_load(args) -> int:
+    from breachdash.bench_load import parse_sessions, run_bench_load
+
+    # Only an explicit URL (here or before the command) counts: by default a temporary demo database.
+    return run_bench_load(sessions=parse_sessions(args.sessions), rounds=args.rounds,
+                          database_url=args.load_database_url or args.database_url)
+
+
 def cmd_backup(args) -> int:
     import time
 
@@ -397,6 +405,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="delivery-report sizes in events to import, with the Outreach page render and customer "
                             "lookup at each, comma-separated (e.g. 1000,1000000,10000000); empty to skip")
     bench.set_defaults(func=cmd_bench)
+
+    load = sub.add_parser("bench-load", help="page-ready times with K concurrent browser sessions on one server")
+    load.add_argument("--sessions", default="1,5,20", help="the Ks to measure, comma-separated (default 1,5,20)")
+    load.add_argument("--rounds", type=int, default=3, help="rounds of K sessions per K (samples: K x rounds)")
+    load.add_argument("--database-url", dest="load_database_url", metavar="URL",
+                      help="serve this database (default: a temporary SQLite database with the demo)")
+    load.set_defaults(func=cmd_bench_load)
     return parser
 
 

@@ -1,4 +1,6 @@
-"""Time to first paint of the Overview in Chromium, for `python -m breachdash bench`.
+"""Time to first paint of the Overview in Chromium, for `python -m breachdash bench`; and the
+server start (start_server/stop_server) and Chromium settings that bench-load and the e2e
+tests share.
 
 A real `streamlit run` on 127.0.0.1 against the given database; Playwright drives Debian's
 Chromium. Measured: from the sign-in click (which navigates to the Overview) until the headline
@@ -13,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 from breachdash.config import PROJECT_ROOT
 
@@ -27,23 +30,41 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start_server(database_url: str) -> tuple[subprocess.Popen, str]:
+def start_server(database_url: str, *, log_path: Path | None = None,
+                 extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """`streamlit run app.py` on a free port of 127.0.0.1 against `database_url`, local accounts
+    (a secrets.toml [auth] section is ignored), file watcher off; returns once /_stcore/health
+    answers. Its output goes to `log_path` (default: discarded). Stop it with stop_server."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "STREAMLIT_SERVER_PORT": str(port),
-           "STREAMLIT_SERVER_ADDRESS": "127.0.0.1", "STREAMLIT_SERVER_HEADLESS": "true",
-           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
+    env = {**os.environ, "DATABASE_URL": database_url, "BREACHDASH_AUTH_MODE": "local",
+           "STREAMLIT_SERVER_PORT": str(port), "STREAMLIT_SERVER_ADDRESS": "127.0.0.1",
+           "STREAMLIT_SERVER_HEADLESS": "true", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+           "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none", **(extra_env or {})}
+    log = log_path.open("w") if log_path else subprocess.DEVNULL
     process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py"], cwd=PROJECT_ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=log, stderr=subprocess.STDOUT)
+    if log_path:
+        log.close()  # the child keeps its own handle
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
                 return process, url
         except OSError:
             time.sleep(0.3)
-    process.kill()
-    raise RuntimeError("streamlit did not start for the first-paint measurement")
+    stop_server(process)
+    detail = f"; its output is in {log_path}" if log_path else ""
+    raise RuntimeError(f"streamlit did not start (exit code {process.returncode}){detail}")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def overview_first_paint_seconds(database_url: str, *, email: str, password: str, headline: str,
@@ -56,7 +77,7 @@ def overview_first_paint_seconds(database_url: str, *, email: str, password: str
         return None
     if not os.path.exists(CHROMIUM):
         return None
-    process, url = _start_server(database_url)
+    process, url = start_server(database_url)
     times = []
     try:
         with sync_playwright() as playwright:
@@ -75,9 +96,5 @@ def overview_first_paint_seconds(database_url: str, *, email: str, password: str
                 context.close()
             browser.close()
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_server(process)
     return statistics.median(times)
