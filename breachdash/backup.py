@@ -403,6 +403,9 @@ def restore_database(engine: Engine, path: Path, *, replace: bool = False) -> Re
     The target must hold no breachdash rows unless `replace` is given; then they are deleted in
     the same transaction that copies the backup in. Servers should be stopped meanwhile."""
     info = read_backup_info(path)
+    target_file = engine.url.database if is_sqlite(engine) else None
+    if target_file and target_file != ":memory:" and Path(target_file).resolve() == info.path.resolve():
+        raise BackupError("The target database is the backup file itself; restore into another database.")
     check_database(engine)
     table_names = {table.name for table in _tables()}
     present = set(inspect(engine).get_table_names()) & table_names

@@ -259,6 +259,13 @@ def test_files_that_are_not_good_backups__refused_and_target_unchanged(databases
     _refused(target, newer, "revision 9999, which this version of breachdash does not know.*newer version")
     target.dispose()
 
+    if backend == "sqlite":
+        itself = tmp_path / "itself.db"
+        shutil.copyfile(demo_backup.path, itself)
+        same = make_engine(f"sqlite:///{itself}")
+        _refused(same, itself, "the backup file itself", replace=True)
+        same.dispose()
+
 
 def test_backup_from_an_older_schema__its_copy_is_migrated_forward(databases, backend, tmp_path):
     from alembic.script import ScriptDirectory
