@@ -117,7 +117,7 @@ def _counts_line(counts: dict[str, int]) -> str:
 
 
 def _tables():
-    return [table for table in SQLModel.metadata.sorted_tables]
+    return list(SQLModel.metadata.sorted_tables)
 
 
 def head_revision() -> str:
