@@ -40,7 +40,8 @@ def make_engine(url: str) -> Engine:
         ) from None
     try:
         if parsed.get_backend_name() == "sqlite":
-            engine = create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
+            engine = create_engine(parsed, connect_args={"timeout": WRITE_LOCK_TIMEOUT_S,
+                                                         "check_same_thread": False})
             _configure_sqlite(engine)
         else:
             pool = load_pool_settings()
@@ -101,6 +102,34 @@ def read_session(engine: Engine) -> Iterator[Session]:
 # Any constant works; it only has to be the same for every writer of this database (every
 # server process in a scaled-out deployment shares it through PostgreSQL).
 WRITE_LOCK_KEY = 7_415_100_301
+# How long a write waits for another one to finish before it gives up with a message (SQLite's
+# busy timeout; PostgreSQL's lock_timeout while it waits for the advisory lock).
+WRITE_LOCK_TIMEOUT_S = 30
+
+
+def _lock_wait_timed_out(exc: OperationalError) -> bool:
+    if getattr(exc.orig, "sqlstate", None) == "55P03":  # PostgreSQL lock_not_available
+        return True
+    return "database is locked" in str(exc.orig)  # SQLite's busy timeout ran out
+
+
+def _take_write_lock(session: Session, engine: Engine) -> None:
+    """Wait for the write lock; a wait that outlasts WRITE_LOCK_TIMEOUT_S becomes a message a
+    person can act on, instead of a driver error (SQLite) or an endless wait (PostgreSQL)."""
+    try:
+        if is_sqlite(engine):
+            session.connection()  # runs BEGIN IMMEDIATE, which waits up to the busy timeout
+        else:
+            session.execute(text(f"SET LOCAL lock_timeout = '{int(WRITE_LOCK_TIMEOUT_S * 1000)}ms'"))
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
+            session.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
+    except OperationalError as exc:
+        if not _lock_wait_timed_out(exc):
+            raise
+        raise DatabaseUnavailable(
+            f"The database was busy saving other changes for over {WRITE_LOCK_TIMEOUT_S:g} seconds; this "
+            "change was not saved — try again in a moment."
+        ) from None
 
 
 @contextmanager
@@ -113,8 +142,7 @@ def write_session(engine: Engine) -> Iterator[Session]:
     bind = engine.execution_options(breachdash_write=True) if is_sqlite(engine) else engine
     with Session(bind, expire_on_commit=False) as session:
         with session.begin():
-            if not is_sqlite(engine):
-                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
+            _take_write_lock(session, engine)
             yield session
 
 

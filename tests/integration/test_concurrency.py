@@ -30,12 +30,14 @@ from breachdash.auth.models import Role
 from breachdash.auth.rules import system_actor
 from breachdash.comms import service as comms
 from breachdash.comms.models import ChecklistItem, MessageVersion, SignOff
-from breachdash.db import make_engine, read_session
+from breachdash import db
+from breachdash.db import make_engine, read_session, write_session
 from breachdash.demo import DEMO_SLUG
+from breachdash.errors import DatabaseUnavailable
 from breachdash.incidents.service import find_incident
 from breachdash.outreach.models import DeliveryReport, OutreachState
 from breachdash.scope.models import ScopeRevision
-from tests.concurrency_worker import process_main, run_writer
+from tests.concurrency_worker import actor as actor_from, process_main, run_writer
 from tests.conftest import DEMO_ANCHOR
 from tests.figures import report
 
@@ -351,3 +353,27 @@ def test_concurrent_writers__no_lost_update_no_duplicate_and_clear_refusals(data
         check_outcomes(engine, plan, before, outcomes)
     finally:
         engine.dispose()
+
+
+def test_write_waiting_too_long_for_the_lock__clear_message_nothing_written(databases, backend, monkeypatch):
+    """A write that cannot get the write lock within the timeout is refused with a message, not
+    a driver error ("database is locked") nor an endless wait; the next try saves normally."""
+    monkeypatch.setattr(db, "WRITE_LOCK_TIMEOUT_S", 0.5)
+    url = databases.fresh_url(backend, demo=True)
+    engine, holder = make_engine(url), make_engine(url)
+    editor = actor_from(_person("editor", "pr"))
+    try:
+        with read_session(engine) as session:
+            item = session.exec(select(ChecklistItem).order_by(col(ChecklistItem.id))).first()
+        with write_session(holder):  # another unit of work holds the write lock for too long
+            with pytest.raises(DatabaseUnavailable, match=r"^The database was busy saving other changes for over "
+                                                          r"0\.5 seconds; this change was not saved — try again"):
+                comms.set_checklist_item(engine, actor=editor, item_id=item.id, done=True,
+                                         expected_version=item.version)
+        saved = comms.set_checklist_item(engine, actor=editor, item_id=item.id, done=True,
+                                         expected_version=item.version)
+        assert saved.version == item.version + 1
+        assert verify_chain(engine).ok
+    finally:
+        engine.dispose()
+        holder.dispose()
