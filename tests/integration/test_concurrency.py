@@ -134,7 +134,8 @@ def build_plan(engine, workdir: Path) -> dict:
     for key, (signer, role) in enumerate(SIGNERS):
         ops[(key + 1) % WRITERS].append({"kind": "sign_off", "version_id": versions["closure_review"],
                                          "role": role, "actor": signer, "comment": "second version"})
-    return {"incident_id": incident.id, "versions": versions, "draft_phase": phases["detailed_follow_up"], "items": [race_item.id, *hot_items], "ops": ops}
+    return {"incident_id": incident.id, "versions": versions, "draft_phase": phases["detailed_follow_up"],
+            "items": [race_item.id, *hot_items], "ops": ops}
 
 
 def snapshot(engine, plan: dict) -> dict:
@@ -289,7 +290,8 @@ def check_outcomes(engine, plan: dict, before: dict, outcomes: list[dict]) -> No
     # No lost revision: consecutive sequence numbers after the demo's, each successful revision
     # and import present with the number and reason it was given.
     new = [r for r in after["revisions"] if r.seq > before["revisions"][-1].seq]
-    assert [r.seq for r in new] == list(range(before["revisions"][-1].seq + 1, before["revisions"][-1].seq + 1 + len(new)))
+    first_seq = before["revisions"][-1].seq + 1
+    assert [r.seq for r in new] == list(range(first_seq, first_seq + len(new)))
     written = ok["revision"] + ok["affected_import"]
     assert len(ok["revision"]) == sum(1 for o in outcomes if o["op"]["kind"] == "revision")
     assert sorted((r.seq, r.reason) for r in new) == sorted((o["wrote"]["seq"], o["wrote"]["reason"]) for o in written)
