@@ -155,8 +155,9 @@ def snapshot(engine, plan: dict) -> dict:
         reports = session.exec(select(DeliveryReport.sha256).where(
             DeliveryReport.incident_id == plan["incident_id"])).all()
         state = session.get(OutreachState, plan["incident_id"])
-    return {"items": items, "revisions": revisions, "sign_offs": sign_offs, "audit_head": audit_head, "audit_count": audit_count,
-            "audit_actions": audit_actions, "reports": reports, "drafts": drafts, "generation": state.generation if state else 0}
+    return {"items": items, "revisions": revisions, "sign_offs": sign_offs, "audit_head": audit_head,
+            "audit_count": audit_count, "audit_actions": audit_actions, "reports": reports, "drafts": drafts,
+            "generation": state.generation if state else 0}
 
 
 def run_threads(url: str, ops: list[list[dict]]) -> tuple[list[dict], float]:
