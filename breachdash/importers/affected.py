@@ -7,7 +7,6 @@ Format: docs/file-formats.md.
 """
 from __future__ import annotations
 
-import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from breachdash.importers.common import (
     file_source,
     no_progress,
     run_with_progress,
+    scratch_directory,
 )
 from breachdash.outreach.models import ChunkKind
 from breachdash.outreach.service import recompute_outreach
@@ -293,7 +293,7 @@ def import_affected_file(
     # The fingerprint is computed while DuckDB reads the file (hashlib releases the GIL), and
     # checked before anything is written; the unique constraint backs the check up.
     stop = threading.Event()
-    with ThreadPoolExecutor(max_workers=1) as pool, tempfile.TemporaryDirectory(prefix="breachdash-affected-") as workdir:
+    with ThreadPoolExecutor(max_workers=1) as pool, scratch_directory("affected") as workdir:
         customers_dir = Path(workdir) / "customers"
         fingerprint = pool.submit(file_sha256, path, stop)
         try:

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import shutil
 import tempfile
 import threading
 from contextlib import contextmanager
@@ -142,10 +144,47 @@ def file_source(path: Path, *, required: list[str], optional: list[str]) -> str:
     return f"(SELECT {', '.join(selected)} FROM {reader})"
 
 
+SCRATCH_PREFIX = "breachdash-"
+# breachdash-<purpose>-<pid>-<random>: the pid tells whose it is (docs/reliability.md, "Crash safety").
+_SCRATCH_NAME = re.compile(r"^breachdash-[a-z]+-(\d+)-[^/]+$")
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+def sweep_orphaned_scratch() -> int:
+    """Remove scratch directories of processes that no longer exist (killed mid-import: SIGKILL,
+    OOM killer, power loss — nothing ran their cleanup). They can hold a copy of a customer list and
+    DuckDB spill files as large as the input. Returns how many were removed."""
+    removed = 0
+    for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        match = _SCRATCH_NAME.match(path.name)
+        if match and int(match.group(1)) != os.getpid() and _process_gone(int(match.group(1))) and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+@contextmanager
+def scratch_directory(purpose: str) -> Iterator[str]:
+    """A temporary directory for per-customer work, removed on exit; one left by a process that was
+    killed is removed by the next one made (by any breachdash process on this machine)."""
+    sweep_orphaned_scratch()
+    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{purpose}-{os.getpid()}-") as workdir:
+        yield workdir
+
+
 @contextmanager
 def duckdb_workspace() -> Iterator[duckdb.DuckDBPyConnection]:
     """A throwaway DuckDB: memory stays bounded; what does not fit spills to a temp directory."""
-    with tempfile.TemporaryDirectory(prefix="breachdash-import-") as workdir:
+    with scratch_directory("import") as workdir:
         connection = duckdb.connect(":memory:")
         try:
             connection.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")

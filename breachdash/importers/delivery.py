@@ -7,7 +7,6 @@ state per phase and channel, whatever order the files arrive in.
 """
 from __future__ import annotations
 
-import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from breachdash.importers.common import (
     file_source,
     no_progress,
     run_with_progress,
+    scratch_directory,
 )
 from breachdash.incidents.models import Incident
 from breachdash.outreach.models import ChunkKind, DeliveryReport
@@ -192,7 +192,7 @@ def import_delivery_report(
     context = _context(engine, incident_id)
     stop = threading.Event()
     with ThreadPoolExecutor(max_workers=1) as pool, duckdb_workspace() as connection, \
-            tempfile.TemporaryDirectory(prefix="breachdash-outreach-") as workdir:
+            scratch_directory("outreach") as workdir:
         fingerprint = pool.submit(file_sha256, path, stop)
         try:
             summary, derived, affected_revision_id = _process(connection, Path(workdir), engine, context, path, progress)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,7 +24,7 @@ from breachdash.auth.rules import Action, Actor, may, require, require_signed_in
 from breachdash.comms.models import Channel, CommsPhase
 from breachdash.db import read_session, write_session
 from breachdash.errors import InvalidInput, NotFound, validate_input
-from breachdash.importers.common import duckdb_workspace
+from breachdash.importers.common import duckdb_workspace, scratch_directory
 from breachdash.outreach.models import (
     OUTREACH_MEASURES,
     ChunkKind,
@@ -319,7 +318,7 @@ def reconciliation(engine: Engine, *, actor: Actor | None, incident_id: int) -> 
 @contextmanager
 def customer_tables(engine: Engine, incident_id: int) -> Iterator[duckdb.DuckDBPyConnection]:
     """A DuckDB workspace holding this incident's `state` and `affected` tables."""
-    with duckdb_workspace() as connection, tempfile.TemporaryDirectory(prefix="breachdash-read-") as workdir:
+    with duckdb_workspace() as connection, scratch_directory("read") as workdir:
         with read_session(engine) as session:
             load_state(session, connection, incident_id=incident_id, workdir=Path(workdir), name="state")
             load_affected(session, connection, incident_id=incident_id, workdir=Path(workdir))
@@ -414,7 +413,7 @@ def recompute_outreach(engine: Engine, *, actor: Actor, incident_id: int) -> Out
     """Recount the report figures against the latest affected list (after a new list is imported)."""
     if not may(actor, Action.revise_scope):  # a new affected list recounts; so may PR
         require(actor, Action.record_outreach)
-    with duckdb_workspace() as connection, tempfile.TemporaryDirectory(prefix="breachdash-recount-") as workdir:
+    with duckdb_workspace() as connection, scratch_directory("recount") as workdir:
         with read_session(engine) as session:
             generation = current_generation(session, incident_id)
             if generation == 0:

@@ -19,6 +19,7 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -128,21 +129,19 @@ def _wait_for(predicate, what: str, pid: int, stderr: Path, timeout: float = TIM
 
 
 def _kill_in_flight(workers: Workers, url: str, backend: str, op: str, path: Path | None, workdir: Path, *,
-                    mode: str, gate: int | None = None, delay: float | None = None) -> dict:
+                    scratch: Path, mode: str, gate: int | None = None, delay: float | None = None) -> dict:
     """Start a worker, SIGKILL it in flight; return where it was (from the markers it wrote).
     In gate mode it is killed `delay` seconds after the operation starts, or at the gate if it
     gets there first (delay None: at the gate)."""
     markers = workdir / "markers"
-    temp = workdir / "tmp"  # the worker's TMPDIR, to see what a killed import leaves behind
     markers.mkdir(parents=True)
-    temp.mkdir()
     argv = ["--url", _worker_url(url, backend), "--op", op, "--markers", str(markers), "--mode", mode]
     if path is not None:
         argv += ["--file", str(path)]
     if gate is not None:
         argv += ["--gate-statement", str(gate)]
     stderr = workdir / "stderr.txt"
-    pid = workers.start(argv, stderr=stderr, tmpdir=temp)
+    pid = workers.start(argv, stderr=stderr, tmpdir=scratch)
     paused = markers / "paused"
     try:
         _wait_for(lambda: (markers / "ready").exists(), "the operation started", pid, stderr)
@@ -163,7 +162,6 @@ def _kill_in_flight(workers: Workers, url: str, backend: str, op: str, path: Pat
         time.sleep(0.005)
     assert not (markers / "done").exists()
     landed = {name: json.loads((markers / name).read_text()) for name in ("txn", "paused") if (markers / name).exists()}
-    landed["temp_left"] = sorted(p.name for p in temp.iterdir())
     return landed
 
 
@@ -242,7 +240,8 @@ def _retry(op: str, engine, incident_id: int, path: Path | None, document: dict 
 
 
 @pytest.mark.parametrize("op", OPERATIONS)
-def test_sigkill_in_flight__leaves_nothing_and_a_retry_succeeds(databases, backend, op, files, workers, tmp_path):
+def test_sigkill_in_flight__leaves_nothing_and_a_retry_succeeds(databases, backend, op, files, workers, tmp_path,
+                                                                monkeypatch):
     url = databases.fresh_url(backend, demo=True)
     engine = make_engine(url)
     incident_id = find_incident(engine, DEMO_SLUG).id
@@ -254,16 +253,18 @@ def test_sigkill_in_flight__leaves_nothing_and_a_retry_succeeds(databases, backe
         path = files.get(op)
     before = database_dump(engine)
     engine.dispose()
+    scratch = tmp_path / "tmp"  # the TMPDIR of the workers and of the retry
+    scratch.mkdir()
     rng = random.Random(f"crash-safety/{op}/{backend}")
     landings = []
 
     # 1. Deterministic: inside the transaction, the service's writes flushed, not yet committed.
-    landed = _kill_in_flight(workers, url, backend, op, path, tmp_path / "kill-0", mode="after-write")
+    landed = _kill_in_flight(workers, url, backend, op, path, tmp_path / "kill-0", scratch=scratch,
+                             mode="after-write")
     paused = landed["paused"]
     assert paused["audit_rows_in_transaction"] > len(before["audit_events"]), paused
     _assert_as_before(url, backend, before, f"{op} killed {_where(landed)}")
     landings.append(_where(landed))
-    print(f"\n{op} on {backend}: a kill at the pause left {landed['temp_left'] or 'nothing'} in TMPDIR")
 
     # 2. Seeded-random moments: one before the write transaction opens (reading and checking the
     # input, DuckDB for the files), then over the whole operation with a gate at a random statement
@@ -272,19 +273,25 @@ def test_sigkill_in_flight__leaves_nothing_and_a_retry_succeeds(databases, backe
     for kill, end in enumerate(ends, start=1):
         delay = rng.uniform(0, end)
         gate = rng.randint(1, paused["statements"] + 1)
-        landed = _kill_in_flight(workers, url, backend, op, path, tmp_path / f"kill-{kill}", mode="gate",
-                                 gate=gate, delay=delay)
+        landed = _kill_in_flight(workers, url, backend, op, path, tmp_path / f"kill-{kill}", scratch=scratch,
+                                 mode="gate", gate=gate, delay=delay)
         where = _where(landed)
         _assert_as_before(url, backend, before, f"{op} killed {where} (delay {delay:.3f} s, gate {gate})")
         landings.append(f"{where} (after {delay:.2f} s)")
 
     _verify_audit_cli(url)
+    left_behind = sorted(p.name for p in scratch.iterdir())
+    if op in ("affected", "delivery"):  # killed inside the import: its scratch directories stay behind
+        assert left_behind, "expected the killed imports' scratch directories"
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     engine = make_engine(url)
     try:
         _retry(op, engine, incident_id, path, document, paused)
         assert verify_chain(engine).ok
     finally:
         engine.dispose()
+    # The retry removed what the killed workers left (their processes are gone) and its own.
+    assert list(scratch.iterdir()) == [], f"left behind by killed workers: {left_behind}"
     assert cli_main(["--database-url", url, "verify-audit"]) == 0
 
     report("crash safety: SIGKILLs survived", len(landings))
@@ -293,3 +300,26 @@ def test_sigkill_in_flight__leaves_nothing_and_a_retry_succeeds(databases, backe
     report("crash safety: kills inside the write transaction (incl. at COMMIT)",
            sum(not where.startswith("before") for where in landings))
     print(f"\n{op} on {backend}: killed {'; '.join(landings)}")
+
+
+def test_scratch_sweep__removes_only_directories_of_processes_that_are_gone(tmp_path, monkeypatch):
+    from breachdash.importers.common import scratch_directory, sweep_orphaned_scratch
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        gone = tmp_path / f"breachdash-import-{finished.pid}-abc"
+        kept = [tmp_path / f"breachdash-affected-{alive.pid}-def", tmp_path / f"breachdash-read-{os.getpid()}-ghi",
+                tmp_path / "breachdash-upload-xyz", tmp_path / "other-123-x"]
+        for directory in [gone, *kept]:
+            (directory / "sub").mkdir(parents=True)
+        assert sweep_orphaned_scratch() == 1
+        assert sorted(tmp_path.iterdir()) == sorted(kept)
+        with scratch_directory("affected") as workdir:
+            assert Path(workdir).name.startswith(f"breachdash-affected-{os.getpid()}-")
+        assert sorted(tmp_path.iterdir()) == sorted(kept)
+    finally:
+        alive.kill()
+        alive.wait()
