@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import select
 import signal
 import subprocess
 import sys
@@ -109,21 +110,33 @@ def workers():
     server.close()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # the server reaps its workers as they end, so a dead one is gone
-    except ProcessLookupError:
-        return False
-    return True
+class Worker:
+    """One forked worker, held by a pidfd: it names that very process, even after its pid is reused."""
+
+    def __init__(self, pid: int):
+        try:
+            self.fd = os.pidfd_open(pid)
+        except ProcessLookupError:  # already ended
+            self.fd = None
+
+    def alive(self) -> bool:
+        return self.fd is not None and not select.select([self.fd], [], [], 0)[0]  # readable once it ends
+
+    def kill(self) -> None:
+        if self.alive():
+            signal.pidfd_send_signal(self.fd, signal.SIGKILL)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
 
 
-def _wait_for(predicate, what: str, pid: int, stderr: Path, timeout: float = TIMEOUT) -> None:
+def _wait_for(predicate, what: str, worker: Worker, stderr: Path, timeout: float = TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
-        if not _alive(pid):
+        if not worker.alive():
             pytest.fail(f"the worker ended before {what}:\n{stderr.read_text()[-3000:]}")
         if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
             pytest.fail(f"no {what} within {timeout} s:\n{stderr.read_text()[-3000:]}")
         time.sleep(0.005)
 
@@ -141,25 +154,23 @@ def _kill_in_flight(workers: Workers, url: str, backend: str, op: str, path: Pat
     if gate is not None:
         argv += ["--gate-statement", str(gate)]
     stderr = workdir / "stderr.txt"
-    pid = workers.start(argv, stderr=stderr, tmpdir=scratch)
+    worker = Worker(workers.start(argv, stderr=stderr, tmpdir=scratch))
     paused = markers / "paused"
     try:
-        _wait_for(lambda: (markers / "ready").exists(), "the operation started", pid, stderr)
+        _wait_for(lambda: (markers / "ready").exists(), "the operation started", worker, stderr)
         if delay is None:
-            _wait_for(paused.exists, "the pause inside the transaction", pid, stderr)
+            _wait_for(paused.exists, "the pause inside the transaction", worker, stderr)
         else:
             started = time.monotonic()
-            while time.monotonic() - started < delay and not paused.exists() and _alive(pid):
+            while time.monotonic() - started < delay and not paused.exists() and worker.alive():
                 time.sleep(0.002)
-        if not _alive(pid):
+        if not worker.alive():
             pytest.fail(f"the worker ended before the kill:\n{stderr.read_text()[-3000:]}")
     finally:
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + TIMEOUT
-    while _alive(pid):
-        assert time.monotonic() < deadline, f"worker {pid} outlived SIGKILL"
-        time.sleep(0.005)
+        worker.kill()
+        ended = select.select([worker.fd], [], [], TIMEOUT)[0] if worker.fd is not None else True
+        worker.close()
+    assert ended, "the worker outlived SIGKILL"
     assert not (markers / "done").exists()
     landed = {name: json.loads((markers / name).read_text()) for name in ("txn", "paused") if (markers / name).exists()}
     return landed
