@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Iterator
@@ -234,9 +235,14 @@ def parse_document(raw: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise InvalidInput.single("$", f"not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except _NumberOutOfRange as exc:
+        raise InvalidInput.single("$", f"the number {exc.args[0][:40]} is out of range (a JSON number must be "
+                                       "finite)") from None
     except json.JSONDecodeError as exc:
         raise InvalidInput.single("$", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise InvalidInput.single("$", f"not valid JSON: {str(exc)[:200]}") from None
     except RecursionError:
         raise InvalidInput.single("$", "the JSON is nested too deeply") from None
 
@@ -245,11 +251,43 @@ def _reject_constant(name: str):
     raise json.JSONDecodeError(f"{name} is not allowed", name, 0)
 
 
+class _NumberOutOfRange(ValueError):
+    pass
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 parses as infinity, which no JSON document may hold
+        raise _NumberOutOfRange(text)
+    return value
+
+
+def _value_problems(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """Values no database column can hold, whatever the schema allows: infinite or NaN numbers
+    (a document built in Python rather than parsed), and NUL characters (PostgreSQL text)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield path, "is not a finite number"
+    elif isinstance(value, str) and "\x00" in value:
+        yield path, "contains a NUL character (\\u0000), which cannot be stored"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and "\x00" in key:
+                yield path, f"has a key containing a NUL character (\\u0000): {key[:40]!r}"
+            yield from _value_problems(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _value_problems(item, f"{path}[{index}]")
+
+
 def document_problems(engine: Engine, document: Any) -> list[tuple[str, str]]:
     """Every problem in the document, each with its JSON path; empty when it may be imported."""
     problems = [(error.json_path, error.message[:300]) for error in _validator().iter_errors(document)]
     if problems:
         return sorted(problems)[:MAX_REPORTED_PROBLEMS]
+    try:
+        problems.extend(_value_problems(document, "$"))
+    except RecursionError:
+        return [("$", "the JSON is nested too deeply")]
     problems.extend(_semantic_problems(document))
     slug = document["incident"]["slug"]
     with read_session(engine) as session:
@@ -268,7 +306,7 @@ def _semantic_problems(doc: dict) -> Iterator[tuple[str, str]]:
     for path, value in _timestamps(doc, "$"):
         try:
             _parse_ts(value)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:  # OverflowError: beyond year 1 or 9999 once in UTC
             yield path, f"not a valid date-time: {exc}"
 
     seqs = [r["seq"] for r in doc["scope_revisions"]]

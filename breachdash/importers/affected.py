@@ -41,7 +41,13 @@ from breachdash.scope.service import add_revision
 REQUIRED = ["customer_id", "region", "data_types"]
 OPTIONAL = ["segment", "system"]
 MAX_CUSTOMER_ID_LENGTH = 128
+# The columns the values end up in: outreach_counts.segment and scope_system_counts.system.
+MAX_SEGMENT_LENGTH = 60
+MAX_SYSTEM_LENGTH = 200
 MAX_REPORTED_ROWS = 10
+# What DuckDB's trim() removes (Unicode space separators, not tabs or line breaks): Python-side
+# checks strip exactly these, so a row is valid or not whichever path counts the file.
+SPACES = "".join(chr(c) for c in (0x20, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000))
 
 
 @dataclass
@@ -76,9 +82,10 @@ def _source(path: Path) -> str:
 
 def _materialise(connection: duckdb.DuckDBPyConnection, source: str, path: Path, progress: Progress) -> None:
     """The slow path, for files with problems or repeated ids: keep the rows, in file order, so
-    problems can be named by row and customers counted once."""
+    problems can be named by row and customers counted once (by id without surrounding spaces)."""
     try:
-        run_with_progress(connection, f"CREATE TABLE rows AS SELECT * FROM {source}", [str(path)],
+        run_with_progress(connection, "CREATE TABLE rows AS SELECT trim(customer_id) AS customer_id, "
+                                      f"* EXCLUDE (customer_id) FROM {source}", [str(path)],
                           progress=progress, start=0.6, end=0.75, message="reading the file again, row by row")
     except duckdb.Error as exc:
         raise InvalidInput.single("file", describe_duckdb_error(exc)) from None
@@ -105,13 +112,20 @@ def _row_problems(connection: duckdb.DuckDBPyConnection) -> list[tuple[str, str]
         ("customer_id", f"is longer than {MAX_CUSTOMER_ID_LENGTH} characters",
          f"SELECT rowid + 1, left(customer_id, 40) FROM rows WHERE length(customer_id) > {MAX_CUSTOMER_ID_LENGTH}"),
         ("region", "is not an ISO 3166 region code",
-         "SELECT rowid + 1, region FROM rows WHERE region IS NULL "
+         "SELECT rowid + 1, left(region, 40) FROM rows WHERE region IS NULL "
          "OR upper(trim(region)) NOT IN (SELECT code FROM valid_regions)"),
-        ("data_types", "is empty", "SELECT rowid + 1, data_types FROM rows WHERE data_types IS NULL "
+        ("data_types", "is empty", "SELECT rowid + 1, left(data_types, 40) FROM rows WHERE data_types IS NULL "
                                    "OR trim(replace(data_types, ';', '')) = ''"),
         ("data_types", "names an unknown data type",
-         "SELECT row_no, data_type FROM (SELECT rowid + 1 AS row_no, trim(unnest(string_split(data_types, ';'))) "
-         "AS data_type FROM rows) WHERE data_type <> '' AND data_type NOT IN (SELECT code FROM valid_types)"),
+         "SELECT row_no, left(data_type, 40) FROM (SELECT rowid + 1 AS row_no, "
+         "trim(unnest(string_split(data_types, ';'))) AS data_type FROM rows) "
+         "WHERE data_type <> '' AND data_type NOT IN (SELECT code FROM valid_types)"),
+        ("segment", f"is longer than {MAX_SEGMENT_LENGTH} characters",
+         f"SELECT rowid + 1, left(segment, 40) FROM rows WHERE length(trim(segment)) > {MAX_SEGMENT_LENGTH}"),
+        ("system", f"is longer than {MAX_SYSTEM_LENGTH} characters",
+         f"SELECT rowid + 1, left(system, 40) FROM rows WHERE length(trim(system)) > {MAX_SYSTEM_LENGTH}"),
+        ("segment", "contains a NUL character", "SELECT rowid + 1, NULL FROM rows WHERE contains(segment, chr(0))"),
+        ("system", "contains a NUL character", "SELECT rowid + 1, NULL FROM rows WHERE contains(system, chr(0))"),
     ]
     problems = []
     for column, message, sql in checks:
@@ -135,10 +149,13 @@ def analyse_affected_file(path: Path | str, *, sha256: str, progress: Progress =
     source = _source(path)
     with duckdb_workspace() as connection:
         try:
-            rows, distinct_hashes, empty_ids, long_ids = run_with_progress(connection, f"""
-                SELECT count(*), count(DISTINCT hash(customer_id)),
+            rows, distinct_hashes, empty_ids, long_values = run_with_progress(connection, f"""
+                SELECT count(*), count(DISTINCT hash(trim(customer_id))),
                        count(*) FILTER (WHERE customer_id IS NULL OR trim(customer_id) = ''),
-                       count(*) FILTER (WHERE length(customer_id) > {MAX_CUSTOMER_ID_LENGTH})
+                       count(*) FILTER (WHERE length(trim(customer_id)) > {MAX_CUSTOMER_ID_LENGTH}
+                                        OR length(trim(segment)) > {MAX_SEGMENT_LENGTH}
+                                        OR length(trim(system)) > {MAX_SYSTEM_LENGTH}
+                                        OR contains(segment, chr(0)) OR contains(system, chr(0)))
                 FROM {source}""", [str(path)], progress=progress, start=0.1, end=0.4,
                 message="reading the file")[0]
             if rows == 0:
@@ -149,7 +166,7 @@ def analyse_affected_file(path: Path | str, *, sha256: str, progress: Progress =
                 message="checking every row")
         except duckdb.Error as exc:
             raise InvalidInput.single("file", describe_duckdb_error(exc)) from None
-        if not (empty_ids or long_ids) and _groups_valid(groups) and distinct_hashes == rows:
+        if not (empty_ids or long_values) and _groups_valid(groups) and distinct_hashes == rows:
             progress(0.9, "counting")
             customers = rows
             counts = _count_groups(groups)
@@ -198,7 +215,12 @@ _ROW_TYPES = "list_distinct(list_filter(list_transform(string_split(data_types, 
 
 
 def _row_types(value: str | None) -> set[str]:
-    return {part.strip() for part in (value or "").split(";") if part.strip()}
+    return {part.strip(SPACES) for part in (value or "").split(";") if part.strip(SPACES)}
+
+
+def _region_valid(region: str | None) -> bool:
+    # is_valid_region strips all whitespace; DuckDB's trim keeps a tab, so the slow path would not
+    return region is not None and region.strip(SPACES) == region.strip() and is_valid_region(region)
 
 
 def _groups_valid(groups: list[tuple]) -> bool:
@@ -207,7 +229,7 @@ def _groups_valid(groups: list[tuple]) -> bool:
     catalogue = data_types()
     for region, types, _system, _count in groups:
         found = _row_types(types)
-        if region is None or not is_valid_region(region) or not found or not found <= set(catalogue):
+        if not _region_valid(region) or not found or not found <= set(catalogue):
             return False
     return True
 
@@ -219,10 +241,10 @@ def _count_groups(groups: list[tuple]):
     systems: dict[str, int] = {}
     cells: dict[tuple[str, str], int] = {}
     for region, row_types, system, count in groups:
-        region = region.strip().upper()
+        region = region.strip(SPACES).upper()
         regions[region] = regions.get(region, 0) + count
-        if system is not None and system.strip():
-            systems[system.strip()] = systems.get(system.strip(), 0) + count
+        if system is not None and system.strip(SPACES):
+            systems[system.strip(SPACES)] = systems.get(system.strip(SPACES), 0) + count
         for data_type in _row_types(row_types):
             types[data_type] = types.get(data_type, 0) + count
             cells[(data_type, region)] = cells.get((data_type, region), 0) + count
@@ -264,7 +286,7 @@ def revision_from_summary(summary: AffectedSummary, *, reason: str, scope_label:
         reason=reason or "Counts derived from the affected-customers file",
         data_types=[{"data_type": t, "count": n, "status": "confirmed"} for t, n in sorted(summary.data_types.items())],
         regions=[{"region": r, "count": n} for r, n in sorted(summary.regions.items())],
-        systems=[{"system": s[:200], "count": n} for s, n in sorted(summary.systems.items())],
+        systems=[{"system": s, "count": n} for s, n in sorted(summary.systems.items())],
         cells=[{"data_type": t, "region": r, "count": n} for (t, r), n in sorted(summary.cells.items())],
     )
 

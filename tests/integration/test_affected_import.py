@@ -145,3 +145,47 @@ def test_import__only_architects(engine, incident, tmp_path):
     path = _write(tmp_path, HEADER + "c1,US-CA,,db,name\n")
     with pytest.raises(PermissionDenied):
         import_affected_file(engine, actor=actor_with(Role.pr), incident_id=incident.id, path=path)
+
+
+# Found by the importer fuzz (tests/integration/test_import_fuzz.py).
+
+def test_import__ids_differing_only_by_surrounding_spaces_are_one_customer(engine, incident, tmp_path):
+    """The revision counted 'c1 ' and ' c1' as two customers; the stored list held one, listed twice."""
+    path = _write(tmp_path, HEADER + "c1 ,US-CA,,db,name\n c1,DE,,db,email\nc2,DE,,db,name\n")
+    revision, summary = _import(engine, incident, path)
+    assert revision.best == 2 and summary.duplicate_rows == 1
+    assert summary.regions == {"US-CA": 1, "DE": 1} and summary.data_types == {"name": 2, "email": 1}
+
+
+@pytest.mark.parametrize("rows, location", [
+    ("c1,US-CA," + "s" * 61 + ",db,name\n", "row 1, column segment"),
+    ("c1,US-CA,gold," + "d" * 201 + ",name\n", "row 1, column system"),
+    ("c1,\tDE,gold,db,name\n", "row 1, column region"),
+    ("c1,DE,gold,db,name\t\n", "row 1, column data_types"),
+])
+def test_import__values_the_tables_cannot_hold_or_only_one_path_accepted_are_refused(
+        engine, incident, tmp_path, rows, location):
+    """A 61-character segment broke the outreach recount on PostgreSQL (varchar(60)) after the
+    revision was committed; a long system was silently cut; a tab around a region or data type
+    was accepted when the file took the fast path and refused when it took the slow one."""
+    from tests.dbsnapshot import take_snapshot
+
+    before = take_snapshot(engine)
+    with pytest.raises(InvalidInput) as caught:
+        _import(engine, incident, _write(tmp_path, HEADER + rows))
+    assert [loc for loc, _ in caught.value.problems] == [location]
+    assert take_snapshot(engine) == before
+
+
+def test_import__nul_in_a_parquet_system_is_refused(engine, incident, tmp_path):
+    path = tmp_path / "nul.parquet"
+    pq.write_table(pa.table({"customer_id": ["c1"], "region": ["DE"], "system": ["db\x00x"], "data_types": ["name"]}),
+                   path)
+    with pytest.raises(InvalidInput, match="row 1, column system: contains a NUL character"):
+        _import(engine, incident, path)
+
+
+def test_import__a_huge_bad_value_is_quoted_short(engine, incident, tmp_path):
+    with pytest.raises(InvalidInput) as caught:
+        _import(engine, incident, _write(tmp_path, HEADER + "c1,DE,,db," + "w" * 70_000 + "\n"))
+    assert caught.value.problems[0][0] == "row 1, column data_types" and len(str(caught.value)) < 200
