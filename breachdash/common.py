@@ -55,6 +55,18 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """A CSV cell that a spreadsheet shows as text: text that would start a formula (someone's
+    '=HYPERLINK(...)' title or customer id) gets a leading apostrophe. Numbers pass unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("datetime must carry a timezone")

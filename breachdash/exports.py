@@ -12,7 +12,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from breachdash.auth.rules import Actor, require_signed_in
-from breachdash.common import utcnow
+from breachdash.common import spreadsheet_safe, utcnow
 from breachdash.display import duration, local_time
 from breachdash.errors import InvalidInput
 from breachdash.incidents.service import get_incident
@@ -88,7 +88,7 @@ def to_csv(doc: TimelineDocument) -> bytes:
     rows = _event_rows(doc)
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["id"])
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({key: spreadsheet_safe(value) for key, value in row.items()} for row in rows)
     return buffer.getvalue().encode("utf-8")
 
 
@@ -287,6 +287,7 @@ def export_obligations(engine: Engine, *, actor: Actor, incident_id: int, fmt: s
         out = register[REGISTER_EXPORT_COLUMNS].copy()
         for column in ("clock_started_at", "due_at", "filed_at"):
             out[column] = out[column].map(lambda v: "" if v is None or pd.isna(v) else v.isoformat())
+        out = out.map(spreadsheet_safe)
         return out.to_csv(index=False).encode("utf-8"), "text/csv", f"{name}.csv"
     if fmt != "pdf":
         raise InvalidInput.single("format", f"unknown format {fmt!r}; csv or pdf")

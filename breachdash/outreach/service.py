@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from breachdash.audit.service import record_audit
 from breachdash.auth.rules import Action, Actor, may, require, require_signed_in
 from breachdash.comms.models import Channel, CommsPhase
+from breachdash.common import spreadsheet_safe
 from breachdash.db import read_session, write_session
 from breachdash.errors import InvalidInput, NotFound, validate_input
 from breachdash.importers.common import duckdb_workspace, scratch_directory
@@ -332,7 +333,7 @@ def _csv_bytes(connection: duckdb.DuckDBPyConnection, sql: str) -> bytes:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([d[0] for d in cursor.description])
     while batch := cursor.fetchmany(50_000):
-        writer.writerows(batch)
+        writer.writerows([spreadsheet_safe(value) for value in row] for row in batch)
     return out.getvalue().encode("utf-8")
 
 
