@@ -96,6 +96,9 @@ def csv_header(path: Path) -> list[str]:
         raise InvalidInput.single("file", f"not a text CSV file (NUL byte at offset {nul})")
     if head.startswith(b"\xef\xbb\xbf"):
         head = head[3:]
+    if b"\r" in head and b"\n" not in head:
+        raise InvalidInput.single("file", "lines end with a bare carriage return (old Mac style); "
+                                          "save the file with LF or CRLF line endings")
     first_line = head.split(b"\n", 1)[0].rstrip(b"\r")
     try:
         header = first_line.decode("utf-8")

@@ -97,6 +97,14 @@ def test_import__bom_and_crlf_are_accepted(engine, incident, tmp_path):
     assert revision.best == 2
 
 
+def test_import__bare_carriage_returns_are_named_as_the_problem(engine, incident, tmp_path):
+    path = _write(tmp_path, (HEADER + "c1,US-CA,,db,name\n").replace("\n", "\r"))
+    before = database_dump(engine)
+    with pytest.raises(InvalidInput, match="bare carriage return"):
+        _import(engine, incident, path)
+    assert database_dump(engine) == before
+
+
 @pytest.mark.parametrize("content, location, message", [
     (b"", "file", "the file is empty"),
     (HEADER, "file", "header but no rows"),
