@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import sqlite3
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -43,6 +42,7 @@ from breachdash.audit.models import AuditEvent
 from breachdash.audit.rules import first_break
 from breachdash.db import alembic_config, check_database, current_revision, describe_url, is_sqlite, migrate, write_session
 from breachdash.errors import BreachdashError, Conflict
+from breachdash.importers.common import scratch_directory
 
 FORMAT = 1
 INFO_TABLE = "breachdash_backup"
@@ -383,7 +383,7 @@ def _readable_copy(info: BackupInfo) -> Iterator[tuple[Path, str | None]]:
     if info.alembic_revision == head_revision():
         yield info.path, None
         return
-    with tempfile.TemporaryDirectory(prefix="breachdash-restore-") as folder:
+    with scratch_directory("restore") as folder:
         copy = Path(folder) / "backup.db"
         shutil.copyfile(info.path, copy)
         engine = _file_engine(copy, readonly=False)

@@ -242,12 +242,15 @@ def run_action(action, success) -> None:
 def import_upload(upload, importer, success) -> None:
     """Run a file importer on an uploaded file with a progress bar. `importer(path, progress)`
     does the work; `success(result)` words the message kept for the rerun that shows the data."""
-    import tempfile
     from pathlib import Path
 
+    from breachdash.importers.common import scratch_directory
+
     bar = st.progress(0.0, text="starting")
-    with tempfile.TemporaryDirectory(prefix="breachdash-upload-") as workdir:
-        path = Path(workdir) / Path(upload.name).name
+    # A scratch directory: if the server is killed mid-import, the next import removes the copy.
+    with scratch_directory("upload") as workdir:
+        name = Path(upload.name).name
+        path = Path(workdir) / (name if name not in {"", ".", ".."} else "upload")
         path.write_bytes(upload.getbuffer())
         try:
             result = importer(path, lambda fraction, message: bar.progress(min(fraction, 1.0), text=message))
