@@ -121,6 +121,7 @@ choices = {int(r.obligation_id): f"{r.rule_id} — {r.regime} → {r.recipient_n
 if choices:
     chosen = st.selectbox("Obligation", list(choices), format_func=choices.__getitem__, key="obligation_choice")
     row = register[register["obligation_id"] == chosen].iloc[0]
+    obligation_version_seen = ui.version_seen(f"obligation_{chosen}", int(row["version"]))
     st.markdown(f"**{row['regime']}** · {row['citation']} · to {row['recipient_name']}")
     st.text(f"Deadline: {row['deadline']}, counted from {row['trigger']}. Clock: {row['clock_note'] or 'not started'}.")
     st.text(f"Why: {row['reason']}")
@@ -158,10 +159,11 @@ if choices:
             if st.form_submit_button("Save status"):
                 ui.run_action(lambda: set_obligation_status(
                     ctx.engine, actor=ctx.actor, obligation_id=chosen, status=status, reason=why,
-                    expected_version=int(row["version"])), f"{row['rule_id']}: {status}.")
+                    expected_version=obligation_version_seen), f"{row['rule_id']}: {status}.")
 
 st.subheader("The company")
 current = get_incident(ctx.engine, actor=ctx.actor, incident_id=incident.id)
+incident_version_seen = ui.version_seen(f"incident_{incident.id}", current.version)
 flags = [SECTOR_NAMES[f] for f in current.sector_flags if f in SECTOR_NAMES]
 st.write("Sector facts that decide which regimes apply: " + (", ".join(flags) if flags else "none recorded") + ".")
 if ui.can(ctx.actor, Action.update_incident):
@@ -170,5 +172,5 @@ if ui.can(ctx.actor, Action.update_incident):
                                       format_func=lambda f: SECTOR_NAMES[f], key="sector_flag_choice")
         if st.form_submit_button("Save sector facts"):
             ui.run_action(lambda: update_incident(
-                ctx.engine, actor=ctx.actor, incident_id=incident.id, expected_version=current.version,
+                ctx.engine, actor=ctx.actor, incident_id=incident.id, expected_version=incident_version_seen,
                 incident_in={"sector_flags": chosen_flags}), "Saved; obligations recomputed.")

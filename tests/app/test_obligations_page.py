@@ -77,3 +77,43 @@ def test_obligations_page__pr_reads_but_is_offered_no_forms(demo_url):
     labels = {b.label for b in at.button}
     assert "Record filing" not in labels and "Save status" not in labels and "Save sector facts" not in labels
     assert next(d.value for d in at.dataframe if "countdown" in d.value.columns).shape[0] > 10
+
+
+def _plain(markdown: str) -> str:
+    """Error text as shown: the page escapes markdown characters with backslashes."""
+    return markdown.replace("\\", "")
+
+
+def test_obligations_page__a_save_over_someone_elses_newer_change_is_refused(demo_url):
+    """Each form saves against the version the person was shown; after a refusal the page shows
+    the newer record, so the next save is judged against that one."""
+    from breachdash.incidents.service import get_incident, update_incident
+    from breachdash.obligations.service import set_obligation_status
+
+    at = _page("legal@demo.example")
+    register = _register(demo_url)
+    chosen = int(register.loc[register["status"] == "not due", "obligation_id"].iloc[0])
+    at.selectbox(key="obligation_choice").select(chosen).run()
+    engine = make_engine(demo_url)
+    incident = find_incident(engine, DEMO_SLUG)
+    version = int(register.loc[register["obligation_id"] == chosen, "version"].iloc[0])
+    set_obligation_status(engine, actor=actor_with(Role.legal, email="other.legal@demo.example"),
+                          obligation_id=chosen, status="in preparation", expected_version=version)
+    at.selectbox(key="obligation_status").select("not due")
+    [b for b in at.button if b.label == "Save status"][0].click().run()
+    assert any("changed by other.legal@demo.example" in _plain(e.value) for e in at.error)
+    register = _register(demo_url)
+    assert register.loc[register["obligation_id"] == chosen, "status"].iloc[0] == "in preparation"
+
+    update_incident(engine, actor=actor_with(Role.executive, email="other.exec@demo.example"),
+                    incident_id=incident.id, expected_version=get_incident(engine, actor=LEGAL, incident_id=incident.id).version,
+                    incident_in={"summary": "changed while Legal looked at the page"})
+    at.multiselect(key="sector_flag_choice").set_value([])
+    [b for b in at.button if b.label == "Save sector facts"][0].click().run()
+    assert any("changed by other.exec@demo.example" in _plain(e.value) for e in at.error)
+    assert get_incident(engine, actor=LEGAL, incident_id=incident.id).sector_flags  # not saved over
+
+    [b for b in at.button if b.label == "Save sector facts"][0].click().run()  # now against what is shown
+    assert not at.error
+    assert get_incident(engine, actor=LEGAL, incident_id=incident.id).sector_flags == []
+    engine.dispose()
