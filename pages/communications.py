@@ -23,7 +23,7 @@ from breachdash.comms.service import (
     transition_phase,
     update_phase,
 )
-from breachdash.display import local_time
+from breachdash.display import escape_markdown, local_time
 from breachdash.errors import BreachdashError
 from breachdash.common import utcnow
 from breachdash.timeline.rules import local_input_to_utc
@@ -59,16 +59,29 @@ checklist_tab, draft_tab, versions_tab, signoff_tab, status_tab = st.tabs(
 
 with checklist_tab:
     checklist = detail["checklist"]
-    edited = st.data_editor(
+    # Saves are judged against the ticks and versions this person was shown, so a tick someone
+    # else changed meanwhile is refused ("changed by X — reload"), never silently overwritten.
+    shown = ui.version_seen(f"checklist_{phase_id}", checklist[["id", "done", "version"]].to_dict("records"))
+    st.dataframe(
         checklist.assign(due=checklist["due_at"].map(lambda v: local_time(v, zone, "%d %b")))[
-            ["id", "done", "item", "owner", "due", "done_by", "version"]],
-        hide_index=True, key=f"checklist_{phase_id}", disabled=["id", "item", "owner", "due", "done_by", "version"],
-        column_config={"id": None, "version": None, "done": st.column_config.CheckboxColumn("Done"),
-                       "item": "Item", "owner": "Owner", "due": "Due", "done_by": "Done by"})
-    if ui.can(ctx.actor, Action.edit_checklist) and st.button("Save checklist", key=f"save_checklist_{phase_id}"):
-        changed = edited[edited["done"] != checklist["done"]][["id", "done", "version"]].to_dict("records")
-        ui.run_action(lambda: save_checklist(ctx.engine, actor=ctx.actor, changes=changed),
-                      lambda saved: f"Saved {saved} checklist change(s).")
+            ["done", "item", "owner", "due", "done_by"]],
+        hide_index=True, key=f"checklist_table_{phase_id}",
+        column_config={"done": st.column_config.CheckboxColumn("Done"), "item": "Item", "owner": "Owner",
+                       "due": "Due", "done_by": "Done by"})
+    if ui.can(ctx.actor, Action.edit_checklist) and not checklist.empty:
+        with st.form(f"checklist_form_{phase_id}"):
+            ticks = {int(row.id): st.checkbox(escape_markdown(row.item), value=bool(row.done),
+                                              key=f"tick_{phase_id}_{int(row.id)}")
+                     for row in checklist.itertuples()}
+            submitted = st.form_submit_button("Save checklist")
+        if submitted:
+            changed = [{"id": item["id"], "done": ticks[item["id"]], "version": item["version"]}
+                       for item in shown if item["id"] in ticks and ticks[item["id"]] != bool(item["done"])]
+            if changed:
+                ui.run_action(lambda: save_checklist(ctx.engine, actor=ctx.actor, changes=changed),
+                              lambda saved: f"Saved {saved} checklist change(s).")
+            else:
+                st.info("Nothing to save: tick or untick an item first.")
 
 with draft_tab:
     if not ui.can(ctx.actor, Action.draft_message):

@@ -58,3 +58,38 @@ def test_communications_page__save_version_then_legal_signs_it(demo_url):
             "ON m.id = s.message_version_id ORDER BY s.id DESC LIMIT 1")).one()
     engine.dispose()
     assert tuple(row) == ("legal", "approve", 2)
+
+
+def _items(url, phase_id):
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, done_by, version FROM checklist_items WHERE phase_id = :p ORDER BY id"),
+                                  {"p": phase_id}).all()
+    engine.dispose()
+    return rows
+
+
+def test_communications_page__checklist_ticks_save_and_a_stale_tick_is_refused(demo_url):
+    from breachdash.auth.models import Role
+    from breachdash.comms.service import set_checklist_item
+    from tests.conftest import actor_with
+
+    at, phase_id = _page("pr@demo.example", "remediation_update", demo_url)
+    first, second = _items(demo_url, phase_id)[:2]
+    at.checkbox(key=f"tick_{phase_id}_{first.id}").check()
+    [b for b in at.button if b.label == "Save checklist"][0].click().run()
+    assert not at.error
+    assert _items(demo_url, phase_id)[0].done_by == "pr@demo.example"
+
+    # Someone else ticks the second item while this page still shows it unticked.
+    engine = make_engine(demo_url)
+    set_checklist_item(engine, actor=actor_with(Role.legal, email="other.legal@demo.example"), item_id=second.id,
+                       done=True, expected_version=second.version)
+    engine.dispose()
+    at.checkbox(key=f"tick_{phase_id}_{second.id}").check()
+    [b for b in at.button if b.label == "Save checklist"][0].click().run()
+    assert any("changed by other.legal@demo.example" in e.value.replace("\\", "") for e in at.error)
+    assert _items(demo_url, phase_id)[1].done_by == "other.legal@demo.example"
+
+    [b for b in at.button if b.label == "Save checklist"][0].click().run()
+    assert any("Nothing to save" in i.value for i in at.info)
