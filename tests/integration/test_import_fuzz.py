@@ -556,39 +556,6 @@ def _check_imported_affected(engine, incident_id, case, expected, revision, summ
     assert summary.customers == revision.best == expected.customers
 
 
-@pytest.fixture
-def affected_db(databases, backend):
-    db = Databases(databases, backend, _with_a_delivery_report)
-    yield db
-    db.close()
-
-
-def test_affected_import__valid_files_store_the_independently_counted_figures(affected_db, backend, tmp_path):
-    ran = {"imported": 0, "refused": 0}
-
-    @fuzz(15)
-    @given(case=valid_files(affected_rows))
-    def run(case):
-        ran[_affected_case(affected_db, case, tmp_path, sum(ran.values()))] += 1
-
-    run()
-    report(f"fuzz cases: affected import, valid files ({backend})", sum(ran.values()))
-    assert ran["refused"] == 0
-
-
-def test_affected_import__hostile_files_import_correctly_or_change_nothing(affected_db, backend, tmp_path):
-    ran = {"imported": 0, "refused": 0}
-
-    @fuzz(40)
-    @given(case=hostile_files(affected_rows, AFFECTED_REQUIRED))
-    def run(case):
-        ran[_affected_case(affected_db, case, tmp_path, sum(ran.values()))] += 1
-
-    run()
-    report(f"fuzz cases: affected import, hostile files ({backend})", sum(ran.values()))
-    assert ran["refused"] > ran["imported"] > 0  # both outcomes were exercised
-
-
 # ------------------------------------------------------------------ delivery reports
 
 def stored_states(engine, incident_id: int) -> dict:
@@ -631,37 +598,37 @@ def _check_imported_delivery(engine, incident_id, case, expected, summary, now) 
     assert stored_states(engine, incident_id) == expected.states
 
 
-@pytest.fixture
-def delivery_db(databases, backend):
-    db = Databases(databases, backend, _no_preparation)
-    yield db
-    db.close()
+# Each file importer, fuzzed with valid files (all must import with the independently counted
+# figures) and hostile ones (each imports correctly or changes nothing; both outcomes occur).
+FILE_IMPORTERS = {
+    "affected import": (_affected_case, affected_rows, AFFECTED_REQUIRED, _with_a_delivery_report),
+    "delivery import": (_delivery_case, delivery_rows, DELIVERY_REQUIRED, _no_preparation),
+}
 
 
-def test_delivery_import__valid_reports_store_each_customers_latest_status(delivery_db, backend, tmp_path):
+@pytest.mark.parametrize("importer", FILE_IMPORTERS)
+@pytest.mark.parametrize("files, examples", [("valid", 15), ("hostile", 40)])
+def test_file_importer__imports_whole_and_correct_or_changes_nothing(databases, backend, tmp_path, importer,
+                                                                      files, examples):
+    run_case, rows, required, prepare = FILE_IMPORTERS[importer]
+    strategy = valid_files(rows) if files == "valid" else hostile_files(rows, required)
+    db = Databases(databases, backend, prepare)
     ran = {"imported": 0, "refused": 0}
 
-    @fuzz(15)
-    @given(case=valid_files(delivery_rows))
+    @fuzz(examples)
+    @given(case=strategy)
     def run(case):
-        ran[_delivery_case(delivery_db, case, tmp_path, sum(ran.values()))] += 1
+        ran[run_case(db, case, tmp_path, sum(ran.values()))] += 1
 
-    run()
-    report(f"fuzz cases: delivery import, valid reports ({backend})", sum(ran.values()))
-    assert ran["refused"] == 0
-
-
-def test_delivery_import__hostile_reports_import_correctly_or_change_nothing(delivery_db, backend, tmp_path):
-    ran = {"imported": 0, "refused": 0}
-
-    @fuzz(40)
-    @given(case=hostile_files(delivery_rows, DELIVERY_REQUIRED))
-    def run(case):
-        ran[_delivery_case(delivery_db, case, tmp_path, sum(ran.values()))] += 1
-
-    run()
-    report(f"fuzz cases: delivery import, hostile reports ({backend})", sum(ran.values()))
-    assert ran["refused"] > ran["imported"] > 0
+    try:
+        run()
+    finally:
+        db.close()
+    report(f"fuzz cases: {importer}, {files} files ({backend})", sum(ran.values()))
+    if files == "valid":
+        assert ran["refused"] == 0
+    else:
+        assert ran["refused"] > ran["imported"] > 0  # both outcomes were exercised
 
 
 # ------------------------------------------------------------------ incident JSON
