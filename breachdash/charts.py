@@ -170,14 +170,14 @@ def outreach_funnel(funnel: pd.DataFrame, *, phase: str) -> go.Figure:
     branches = funnel[funnel["kind"] == "branch"]
     figure = go.Figure()
     if stages["customers"].sum() == 0:
-        figure.update_layout(title=f"{phase}: no outreach recorded yet", **_LAYOUT)
+        figure.update_layout(title=f"{_hover_text(phase, 80)}: no outreach recorded yet", **_LAYOUT)
         return figure
     top = max(int(stages["customers"].max()), 1)
     figure.add_trace(go.Funnel(
         y=[FUNNEL_LABELS[s] for s in stages["step"]], x=stages["customers"], name="customers",
         texttemplate="%{value:,} (%{percentInitial:.0%})", textposition="auto", marker=dict(color="#1d4ed8"),
         hovertemplate="%{y}: %{x:,} customers (%{percentInitial} of the first step)<extra></extra>"))
-    figure.update_layout(title=f"{phase}: outreach funnel", funnelmode="stack", showlegend=False,
+    figure.update_layout(title=f"{_hover_text(phase, 80)}: outreach funnel", funnelmode="stack", showlegend=False,
                          **{**_LAYOUT, "height": 340})
     if not branches.empty:
         lines = [f"{FUNNEL_LABELS[r.step]}: {int(r.customers):,} ({r.customers / top:.1%})"
@@ -191,7 +191,7 @@ def outreach_over_time(hourly: pd.DataFrame, *, phase: str, target: int = 0) -> 
     """Cumulative customers sent, delivered, unreached and replied, hour by hour."""
     figure = go.Figure()
     if hourly.empty:
-        figure.update_layout(title=f"{phase}: no delivery reports imported yet", **_LAYOUT)
+        figure.update_layout(title=f"{_hover_text(phase, 80)}: no delivery reports imported yet", **_LAYOUT)
         return figure
     styles = {"sent": ("Sent", "#64748b"), "delivered": ("Delivered", "#15803d"),
               "unreached": ("Bounced or failed", "#b91c1c"), "replied": ("Replied", "#a16207")}
@@ -202,7 +202,8 @@ def outreach_over_time(hourly: pd.DataFrame, *, phase: str, target: int = 0) -> 
     if target:
         figure.add_hline(y=target, line=dict(color="#1d4ed8", dash="dot"),
                          annotation_text=f"to reach: {target:,}", annotation_position="top left")
-    figure.update_layout(title=f"{phase}: customers reached over time (cumulative)", hovermode="x unified",
+    figure.update_layout(title=f"{_hover_text(phase, 80)}: customers reached over time (cumulative)",
+                         hovermode="x unified",
                          legend=dict(orientation="h", y=-0.2), **_LAYOUT)
     figure.update_yaxes(rangemode="tozero", tickformat=",")
     return figure

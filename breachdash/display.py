@@ -1,6 +1,7 @@
 """Formatting for display: times in the viewer's zone, counts, durations. Pure."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -51,12 +52,23 @@ def duration(delta: timedelta | None) -> str:
     return f"{sign}{minutes}m"
 
 
-_MARKDOWN_SPECIALS = set("\\`*_{}[]()<>#+-.!|~$:")
+_MARKDOWN_SPECIALS = set("\\`*_{}[]()<>#+-.!|~$:&")
+# Explicit bidi embeddings, overrides and isolates: in user text they can reverse what follows.
+_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+# GitHub-flavoured markdown turns bare http://, https:// and www. text into links after escapes are
+# resolved; an invisible word joiner after the scheme or "www" keeps them text.
+_AUTOLINK = re.compile(r"(?i)(?:https?|ftp)(?=:)|www(?=\.)")
 
 
 def escape_markdown(text: str) -> str:
-    """Make text inert inside Streamlit markdown (no links, images, emphasis or HTML)."""
-    return "".join("\\" + char if char in _MARKDOWN_SPECIALS else char for char in text)
+    """Make text inert inside Streamlit markdown (no links — also no bare-URL autolinks —, images,
+    emphasis, HTML or entity references), shown as typed. Text with bidi controls is wrapped in an
+    isolate (FSI … PDI), so an unclosed right-to-left override cannot reverse the app's words after it."""
+    text_ = _AUTOLINK.sub(lambda match: match.group(0) + "\u2060", text)
+    escaped = "".join("\\" + char if char in _MARKDOWN_SPECIALS else char for char in text_)
+    return f"\u2068{escaped}\u2069" if _BIDI_CONTROLS.intersection(text) else escaped
 
 
 def countdown(due: datetime | None, now: datetime, *, started: datetime | None = None) -> str:

@@ -6,7 +6,7 @@ import streamlit as st
 from breachdash import charts, ui
 from breachdash.auth.rules import Action
 from breachdash.comms.service import phase_progress
-from breachdash.display import count, local_time
+from breachdash.display import count, escape_markdown, local_time
 from breachdash.errors import BreachdashError
 from breachdash.importers.delivery import import_delivery_report
 from breachdash.outreach.rules import OUTREACH_CHANNELS
@@ -68,7 +68,7 @@ if steps["affected"] or steps["targeted"]:
     if steps["targeted"]:
         parts.append(f"{(steps['bounced'] + steps['failed']) / steps['targeted']:.1%} of the "
                      f"{count(steps['targeted'])} targeted bounced or failed")
-    st.caption(f"{phase_name}: " + "; ".join(parts) + ".")
+    st.caption(f"{escape_markdown(phase_name)}: " + "; ".join(parts) + ".")
 
 funnel_tab, breakdown_tab, reconcile_tab, bounce_tab, lookup_tab, inquiry_tab, import_tab = st.tabs(
     ["Funnel & progress", "By region & segment", "Reconciliation", "Bounces", "Customer lookup", "Inquiries",
@@ -111,7 +111,8 @@ with reconcile_tab:
     if not counts:
         st.info("Reconciliation needs a delivery report (Import & entry tab).")
     else:
-        st.caption(f"Computed {local_time(recon.computed_at, zone)} ({recon.computed_by}) from every delivery report "
+        st.caption(f"Computed {local_time(recon.computed_at, zone)} ({escape_markdown(recon.computed_by)}) from every "
+                   "delivery report "
                    + (f"against the affected-customers list of scope revision {recon.affected_revision_seq}."
                       if counts.get("affected_list") else "; no affected-customers list has been imported."))
         if recon.stale:
@@ -142,7 +143,8 @@ with reconcile_tab:
 
 with bounce_tab:
     unreached = int(phase_cells["bounced"].sum() + phase_cells["failed"].sum())
-    st.write(f"{count(unreached)} customers' notices for {phase_name} bounced or failed. They need another channel "
+    st.write(f"{count(unreached)} customers' notices for {escape_markdown(phase_name)} bounced or failed. "
+             "They need another channel "
              "or a substitute notice (postal letter, web notice).")
     if ui.can(ctx.actor, Action.record_outreach):
         st.download_button(

@@ -14,7 +14,7 @@ from breachdash.reviews.service import since_last_review, start_review
 
 ctx = ui.page_context(__file__)
 incident, zone = ctx.incident, ctx.incident.display_timezone
-st.title(incident.title)
+st.title(escape_markdown(incident.title))
 ui.show_flash()
 
 controls = st.columns([2, 2, 2, 2])
@@ -40,7 +40,7 @@ def live() -> None:
     since = since_last_review(ctx.engine, actor=ctx.actor, incident_id=incident.id)
     scope, current = data.scope, data.incident
     refresh = f"refreshes every {interval} s" if interval else "live refresh is off: reload to update"
-    st.caption(f"{current.company} · status: {current.status} · times in {zone} · figures as of "
+    st.caption(f"{escape_markdown(current.company)} · status: {current.status} · times in {zone} · figures as of "
                f"{local_time(data.read_at, zone, '%Y-%m-%d %H:%M:%S %Z')} ({refresh})")
 
     cols = st.columns(4)
@@ -63,7 +63,7 @@ def live() -> None:
             change = scope.best - baseline
             cols[1].caption(f"since the last review: {change:+,}" if change else "since the last review: no change")
         cols[2].metric("Revision", f"#{scope.seq}", help=f"confidence: {scope.confidence}")
-        cols[2].caption(f"by {scope.recorded_by}, {local_time(scope.recorded_at, zone)}")
+        cols[2].caption(f"by {escape_markdown(scope.recorded_by)}, {local_time(scope.recorded_at, zone)}")
     since_detection = (data.read_at - current.detected_at) if current.detected_at else None
     cols[3].metric("Since detection", duration(since_detection) if since_detection else "not detected")
     if current.contained_at and current.detected_at:
@@ -94,8 +94,9 @@ def live() -> None:
             st.write("No outreach recorded yet.")
         for row in data.outreach.itertuples():
             reached = row.delivered / row.targeted if row.targeted else 0.0
-            st.progress(min(reached, 1.0), text=f"{row.phase}: {count(row.delivered)} of {count(row.targeted)} "
-                                                f"delivered · {count(row.bounced + row.failed)} bounced or failed")
+            st.progress(min(reached, 1.0),
+                        text=f"{escape_markdown(row.phase)}: {count(row.delivered)} of {count(row.targeted)} "
+                             f"delivered · {count(row.bounced + row.failed)} bounced or failed")
     with right:
         st.subheader("Next deadlines")
         due = data.obligations[data.obligations["due_at"].notna()]
@@ -118,7 +119,8 @@ def live() -> None:
     if since.marker is None:
         st.write("No review started yet. **Start review** records the baseline.")
     else:
-        st.caption(f"Review started {local_time(since.marker.started_at, zone)} by {since.marker.started_by}.")
+        st.caption(f"Review started {local_time(since.marker.started_at, zone)} by "
+                   f"{escape_markdown(since.marker.started_by)}.")
         if not since.changes:
             st.write("Nothing has changed since.")
         for change in since.changes:

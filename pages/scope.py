@@ -7,7 +7,7 @@ import streamlit as st
 from breachdash import charts, ui
 from breachdash.analytics import financial_exposure
 from breachdash.auth.rules import Action
-from breachdash.display import count, local_time, signed
+from breachdash.display import count, escape_markdown, local_time, signed
 from breachdash.importers.affected import import_affected_file
 from breachdash.reference import data_types as catalogue
 from breachdash.scope.models import Confidence, CountUnit, ExposureStatus
@@ -26,7 +26,7 @@ scope = current_scope(ctx.engine, actor=ctx.actor, incident_id=incident.id)
 history = revision_history(ctx.engine, actor=ctx.actor, incident_id=incident.id)
 
 st.title("Scope & exposure")
-st.caption(f"{incident.title} · times in {zone}")
+st.caption(f"{escape_markdown(incident.title)} · times in {zone}")
 ui.show_flash()
 ui.financial_callout(financial_exposure(scope))
 
@@ -39,7 +39,7 @@ if scope is not None:
     cols[1].metric("Low", count(scope.low))
     cols[2].metric("High", count(scope.high))
     cols[3].metric("Revision", f"#{scope.seq}", help=f"confidence {scope.confidence}")
-    cols[3].caption(f"by {scope.recorded_by}, {local_time(scope.recorded_at, zone)}")
+    cols[3].caption(f"by {escape_markdown(scope.recorded_by)}, {local_time(scope.recorded_at, zone)}")
 
 history_tab, exposure_tab, record_tab, import_tab = st.tabs(
     ["History", "Exposure", "Record a revision", "Import customer file"])

@@ -9,7 +9,7 @@ from breachdash import charts, ui
 from breachdash.auth.models import Role
 from breachdash.auth.rules import Action
 from breachdash.common import utcnow
-from breachdash.display import count, duration, local_time
+from breachdash.display import count, duration, escape_markdown, local_time
 from breachdash.exports import FORMATS, MILESTONE_NAMES, export_timeline
 from breachdash.incidents.models import TimePrecision
 from breachdash.incidents.service import set_milestone
@@ -36,7 +36,7 @@ zone = controls[0].text_input("Show times in (IANA zone)", value=incident.displa
 try:
     local_to_utc(utcnow().date(), time(12, 0), zone)
 except ValueError as exc:
-    st.error(str(exc))
+    st.error(escape_markdown(str(exc)))
     zone = incident.display_timezone
 known_at_on = controls[1].toggle("As known at…", key="tl_known_toggle",
                                  help="Show only what had been recorded by a moment: what we knew when we said X.")
@@ -48,7 +48,7 @@ if known_at_on:
     try:
         as_known_at = local_to_utc(day, clock, zone)
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(str(exc)))
     if as_known_at is not None:
         st.info(f"Showing the record as known at {local_time(as_known_at, zone)}: entries recorded later, and "
                 "later corrections or retractions, are hidden.", icon="🕰️")
@@ -175,7 +175,7 @@ def _event_fields(prefix: str, defaults: dict | None = None) -> dict:
     detail = st.text_area("Factual detail", value=defaults.get("detail", ""), max_chars=20_000, key=f"{prefix}_detail")
     a, b = st.columns(2)
     systems = a.text_input("Systems involved (comma-separated)", value=defaults.get("systems", ""),
-                           key=f"{prefix}_systems")
+                           max_chars=10_000, key=f"{prefix}_systems")
     source = b.text_input("Source / evidence reference", value=defaults.get("source", ""), max_chars=500,
                           key=f"{prefix}_source")
     return {"day": day, "time": clock, "zone": event_zone, "kind": kind, "precision": precision, "title": title,

@@ -47,6 +47,7 @@ from breachdash.timeline.service import log_event
 from breachdash.versioning import apply_versioned_update
 
 MAX_MESSAGE_CHARS = 200_000
+MAX_CONTACT_LINE_CHARS = 500
 
 
 def default_plan() -> dict:
@@ -374,6 +375,8 @@ def fill_template(engine: Engine, *, actor: Actor, incident_id: int, template_ke
     from breachdash.reference import data_types as catalogue
 
     require_signed_in(actor)
+    if len(contact_line) > MAX_CONTACT_LINE_CHARS:
+        raise InvalidInput.single("contact_line", f"at most {MAX_CONTACT_LINE_CHARS} characters")
     template = next((t for t in templates() if t["key"] == template_key), None)
     if template is None:
         raise NotFound(f"No message template {template_key!r}.")

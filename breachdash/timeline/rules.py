@@ -13,7 +13,8 @@ def local_to_utc(day: date, clock: time, zone: str, *, later_if_ambiguous: bool 
     try:
         tz = ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown IANA time zone {zone!r}") from None
+        shown = zone if len(zone) <= 64 else zone[:63] + "…"
+        raise ValueError(f"unknown IANA time zone {shown!r}") from None
     naive = datetime.combine(day, clock)
     candidate = naive.replace(tzinfo=tz, fold=1 if later_if_ambiguous else 0)
     # A skipped local time does not survive a round trip through UTC.

@@ -58,6 +58,15 @@ def log_event(
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 
+MAX_SYSTEMS = 50
+MAX_REASON_CHARS = 2_000
+
+
+def _check_reason(reason: str) -> None:
+    if len(reason) > MAX_REASON_CHARS:
+        raise InvalidInput.single("reason", f"at most {MAX_REASON_CHARS:,} characters")
+
+
 def _validated_event(event_in: TimelineEventCreate | dict) -> TimelineEventCreate:
     event_in = validate_input(TimelineEventCreate, event_in)
     if event_in.occurred_at.tzinfo is None:
@@ -69,6 +78,8 @@ def _validated_event(event_in: TimelineEventCreate | dict) -> TimelineEventCreat
     event_in.systems = [s.strip() for s in event_in.systems if s.strip()]
     if any(len(s) > 200 for s in event_in.systems):
         raise InvalidInput.single("systems", "a system name is longer than 200 characters")
+    if len(event_in.systems) > MAX_SYSTEMS:
+        raise InvalidInput.single("systems", f"{len(event_in.systems):,} systems; at most {MAX_SYSTEMS} per entry")
     if not event_in.title.strip():
         raise InvalidInput.single("title", "is empty")
     return event_in
@@ -113,6 +124,7 @@ def correct_event(
     """A correction is a new event; the original stays visible, marked superseded."""
     require(actor, Action.record_timeline_event)
     event_in = _validated_event(event_in)
+    _check_reason(reason)
     with write_session(engine) as session:
         original = _editable_event(session, event_id)
         event = log_event(session, incident_id=original.incident_id, kind=event_in.kind,
@@ -132,6 +144,7 @@ def retract_event(engine: Engine, *, actor: Actor, event_id: int, reason: str) -
     require(actor, Action.record_timeline_event)
     if not reason.strip():
         raise InvalidInput.single("reason", "say why the entry is retracted")
+    _check_reason(reason)
     with write_session(engine) as session:
         event = _editable_event(session, event_id)
         event.retracted_at, event.retracted_by, event.retraction_reason = utcnow(), actor.email, reason.strip()

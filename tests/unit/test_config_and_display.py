@@ -37,3 +37,13 @@ def test_compact_and_duration():
 def test_escape_markdown__links_and_images_become_inert_text():
     escaped = escape_markdown("![x](http://evil.example/a.png) [y](javascript:alert(1)) <b>")
     assert "](" not in escaped and "<b>" not in escaped
+
+
+def test_escape_markdown__bare_urls_entities_and_bidi_overrides_stay_text():
+    escaped = escape_markdown("see http://evil.example/x or www.evil.example &lt;b&gt;")
+    assert "http://" not in escaped and "www." not in escaped  # GFM would autolink them
+    assert escaped.replace("\u2060", "").replace("\\", "") == "see http://evil.example/x or www.evil.example &lt;b&gt;"
+    assert "\\&lt;" in escaped  # an entity reference is shown as typed, not decoded
+    isolated = escape_markdown("\u202eexe.gnp")
+    assert isolated.startswith("\u2068") and isolated.endswith("\u2069")  # cannot reverse the words after it
+    assert escape_markdown("plain") == "plain"
