@@ -28,6 +28,8 @@ from breachdash.timeline.service import (
 
 ctx = ui.page_context(__file__)
 incident = ctx.incident
+# Saves are judged against the versions this person was shown (see ui.version_seen).
+incident_version_seen = ui.version_seen(f"incident_{incident.id}", incident.version)
 st.title("Incident timeline")
 ui.show_flash()
 
@@ -116,6 +118,8 @@ st.caption("Every export holds the systems involved, milestones, durations with 
 
 st.subheader("Containment, remediation and post-incident actions")
 actions = actions_frame(ctx.engine, actor=ctx.actor, incident_id=incident.id)
+action_versions_seen = ui.version_seen(f"actions_{incident.id}",
+                                       {int(r.id): int(r.version) for r in actions.itertuples()})
 if actions.empty:
     st.write("No actions tracked yet.")
 else:
@@ -153,7 +157,8 @@ if ui.can(ctx.actor, Action.manage_actions) and as_known_at is None:
             if st.form_submit_button("Save"):
                 row = open_actions[open_actions["id"] == chosen].iloc[0]
                 ui.run_action(lambda: set_action_status(ctx.engine, actor=ctx.actor, action_id=chosen,
-                                                        status=new_status, expected_version=int(row["version"])),
+                                                        status=new_status,
+                                                        expected_version=action_versions_seen.get(chosen, int(row["version"]))),
                               f"Action marked {new_status}.")
 
 
@@ -241,7 +246,7 @@ if ui.can(ctx.actor, Action.record_timeline_event) and as_known_at is None:
         if st.form_submit_button("Set milestone", type="primary"):
             ui.run_action(lambda: set_milestone(
                 ctx.engine, actor=ctx.actor, incident_id=incident.id, milestone=field,
-                at=local_input_to_utc(day, clock, ms_zone, field="time"), expected_version=incident.version,
+                at=local_input_to_utc(day, clock, ms_zone, field="time"), expected_version=incident_version_seen,
                 precision=precision),
                 lambda updated: f"{MILESTONE_NAMES[field]} set to {local_time(getattr(updated, field), zone)}.")
 elif as_known_at is not None:

@@ -83,3 +83,30 @@ def test_timeline_page__renders_an_incident_with_500_events(demo_url):
     assert not at.exception, [e.value for e in at.exception]
     entries = next(d.value for d in at.dataframe if "recorded_by" in d.value.columns)
     assert len(entries) == 500
+
+
+def test_timeline_page__milestone_and_action_saves_over_a_newer_change_are_refused(demo_url):
+    from breachdash.auth.models import Role
+    from breachdash.demo import DEMO_SLUG
+    from breachdash.incidents.service import find_incident, update_incident
+    from breachdash.remediation.service import actions_frame, set_action_status
+    from tests.conftest import actor_with
+
+    at = _timeline("legal@demo.example")
+    engine = make_engine(demo_url)
+    incident = find_incident(engine, DEMO_SLUG)
+    other = actor_with(Role.executive, email="other.exec@demo.example")
+    update_incident(engine, actor=other, incident_id=incident.id, expected_version=incident.version,
+                    incident_in={"summary": "changed while Legal had the timeline open"})
+    [b for b in at.button if b.label == "Set milestone"][0].click().run()
+    assert any("changed by other.exec@demo.example" in e.value.replace("\\", "") for e in at.error)
+
+    chosen = at.selectbox(key="status_action").value
+    action = actions_frame(engine, actor=other, incident_id=incident.id).set_index("id").loc[chosen]
+    set_action_status(engine, actor=other, action_id=chosen, status="in progress", expected_version=int(action["version"]))
+    at.radio(key="status_value").set_value("done")
+    [b for b in at.button if b.label == "Save"][0].click().run()
+    assert any("changed by other.exec@demo.example" in e.value.replace("\\", "") for e in at.error)
+    after = actions_frame(engine, actor=other, incident_id=incident.id).set_index("id").loc[chosen]
+    assert after["status"] == "in progress"
+    engine.dispose()
