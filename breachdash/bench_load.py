@@ -36,6 +36,16 @@ class Sample:
 
 
 @dataclass(frozen=True)
+class CpuUse:
+    """CPU seconds spent while one K ran (all its rounds): by the server process, and by the whole
+    machine (the server, Chromium drawing K pages, this driver)."""
+    sessions: int
+    page_loads: int
+    server_cpu: float
+    machine_cpu: float
+
+
+@dataclass(frozen=True)
 class TableRow:
     sessions: int
     page: str
@@ -127,19 +137,45 @@ async def _session(browser, url: str, user: tuple[str, str], start_together: asy
     return [Sample(0, OVERVIEW, overview), Sample(0, SCOPE, scope)]
 
 
+def format_cpu(uses: Sequence[CpuUse]) -> str:
+    lines = ["Where the CPU went, per page load (both pages of a session count):",
+             " K  server CPU s  whole machine CPU s  server share"]
+    for use in uses:
+        share = use.server_cpu / use.machine_cpu if use.machine_cpu else 0.0
+        lines.append(f"{use.sessions:>2}  {use.server_cpu / use.page_loads:>12.3f}  "
+                     f"{use.machine_cpu / use.page_loads:>19.3f}  {share:>11.0%}")
+    return "\n".join(lines)
+
+
+def _cpu_meter(server_pid: int) -> Callable[[], tuple[float, float]]:
+    """(server process CPU seconds, machine busy CPU seconds) so far."""
+    import psutil
+
+    server = psutil.Process(server_pid)
+
+    def read() -> tuple[float, float]:
+        own = server.cpu_times()
+        machine = psutil.cpu_times()
+        return own.user + own.system, sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+    return read
+
+
 async def _drive(url: str, users: list[tuple[str, str]], sessions: list[int], rounds: int,
-                 progress: Callable[[str], None]) -> list[Sample]:
+                 progress: Callable[[str], None], meter: Callable[[], tuple[float, float]]
+                 ) -> tuple[list[Sample], list[CpuUse]]:
     from playwright.async_api import async_playwright
 
     from breachdash.ui.first_paint import CHROMIUM, CHROMIUM_ARGS
 
     samples: list[Sample] = []
+    uses: list[CpuUse] = []
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             await _session(browser, url, users[0], None)  # warm-up: the server's first imports and reads
             turn = 0
             for k in sessions:
+                server_before, machine_before = meter()
                 for round_ in range(rounds):
                     barrier = asyncio.Barrier(k)
                     chosen = [users[(turn + i) % len(users)] for i in range(k)]
@@ -148,9 +184,12 @@ async def _drive(url: str, users: list[tuple[str, str]], sessions: list[int], ro
                     results = await asyncio.gather(*(_session(browser, url, user, barrier) for user in chosen))
                     samples += [Sample(k, s.page, s.seconds) for result in results for s in result]
                     progress(f"K={k} round {round_ + 1}/{rounds}: {time.perf_counter() - started:.1f} s")
+                server_after, machine_after = meter()
+                uses.append(CpuUse(k, k * rounds * len(PAGES), server_after - server_before,
+                                   machine_after - machine_before))
         finally:
             await browser.close()
-    return samples
+    return samples, uses
 
 
 def _prepare_database(url: str) -> None:
@@ -200,7 +239,7 @@ def run_bench_load(*, sessions: list[int], rounds: int = 3, database_url: str | 
         load_before = os.getloadavg()[0]
         process, server = start_server(url, log_path=log_path)
         try:
-            samples = asyncio.run(_drive(server, users, sessions, rounds, progress))
+            samples, uses = asyncio.run(_drive(server, users, sessions, rounds, progress, _cpu_meter(process.pid)))
         except Exception:
             print(f"streamlit's output:\n{log_path.read_text()[-4000:]}", file=sys.stderr)
             raise
@@ -211,6 +250,8 @@ def run_bench_load(*, sessions: list[int], rounds: int = 3, database_url: str | 
     print(f"Page-ready seconds, K concurrent browser sessions against one server "
           f"({'SQLite demo, temporary' if database_url is None else describe_url(url)}; {rounds} round(s) per K)")
     print(format_table(summarize(samples)))
+    print()
+    print(format_cpu(uses))
     print(f"\n{os.cpu_count()} CPUs; load average before the run {load_before:.2f}. The server, Chromium and this "
           "driver share the machine: compare ratios, not seconds, between machines.")
     return 0

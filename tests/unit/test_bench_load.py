@@ -53,3 +53,13 @@ def test_parse_sessions():
     for bad in ("", "0,5", "one", "1,-2"):
         with pytest.raises(ValueError):
             parse_sessions(bad)
+
+
+def test_format_cpu__per_page_load_and_the_servers_share():
+    from breachdash.bench_load import CpuUse, format_cpu
+
+    text = format_cpu([CpuUse(sessions=1, page_loads=2, server_cpu=1.0, machine_cpu=4.0),
+                       CpuUse(sessions=5, page_loads=10, server_cpu=6.0, machine_cpu=0.0)])
+    lines = text.splitlines()
+    assert lines[2].split() == ["1", "0.500", "2.000", "25%"]
+    assert lines[3].split() == ["5", "0.600", "0.000", "0%"]
