@@ -12,11 +12,14 @@ summary; nothing here asserts on timing. Operations live in tests/concurrency_wo
 from __future__ import annotations
 
 import collections
+import contextlib
 import multiprocessing
 import queue as queue_module
 import re
 import threading
+import sys
 import time
+import types
 from datetime import timedelta
 from pathlib import Path
 
@@ -181,6 +184,19 @@ def run_threads(url: str, ops: list[list[dict]]) -> tuple[list[dict], float]:
     return [outcome for w in range(WRITERS) for outcome in results[w]], elapsed
 
 
+@contextlib.contextmanager
+def _no_main_script():
+    """Spawned children re-run the parent's __main__ script; after an AppTest in this process
+    that is app.py (Streamlit runs scripts as __main__), which must not run in a writer. A bare
+    __main__ while the children start gives them nothing to re-run."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
 def run_processes(url: str, ops: list[list[dict]]) -> tuple[list[dict], float]:
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(WRITERS + 1)
@@ -188,8 +204,9 @@ def run_processes(url: str, ops: list[list[dict]]) -> tuple[list[dict], float]:
     processes = [context.Process(target=process_main, args=(url, f"process-{w}", ops[w], barrier, results))
                  for w in range(WRITERS)]
     try:
-        for process in processes:
-            process.start()
+        with _no_main_script():
+            for process in processes:
+                process.start()
         barrier.wait(timeout=180)  # every process has imported breachdash and built its engine
         started, started_wall = time.perf_counter(), time.time()
         collected, finished = {}, []
