@@ -70,12 +70,14 @@ if as_known_at is not None:
         st.text(f"Exposed data types then: {types}")
 
 st.subheader("Milestones")
-cols = st.columns(len(MILESTONE_NAMES))
-for col, (field, name) in zip(cols, MILESTONE_NAMES.items()):
-    moment = milestones.get(field)
-    col.metric(name, local_time(moment, zone, "%d %b") if moment else "—")
-    if moment:
-        col.caption(local_time(moment, zone, "%Y %H:%M %Z"))
+MILESTONES_PER_ROW = 6  # eleven in one row cut every date to "02…"
+names = list(MILESTONE_NAMES.items())
+for start in range(0, len(names), MILESTONES_PER_ROW):
+    for col, (field, name) in zip(st.columns(MILESTONES_PER_ROW), names[start:start + MILESTONES_PER_ROW]):
+        moment = milestones.get(field)
+        col.metric(name, local_time(moment, zone, "%d %b") if moment else "—")
+        if moment:
+            col.caption(local_time(moment, zone, "%Y %H:%M %Z"))
 cols = st.columns(4)
 for col, item in zip(cols, milestone_durations(milestones)):
     col.metric(item.name, duration(item.value), help=item.definition)
