@@ -24,6 +24,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Callable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -523,29 +524,8 @@ def stored_affected(engine, incident_id: int) -> AffectedFigures:
                            systems=systems, listed=listed)
 
 
-def _affected_case(db: Databases, case: FileCase, tmp_path: Path, number: int) -> str:
-    engine = db.current()
-    path = tmp_path / f"{number}-{case.name}"
-    path.write_bytes(case.data)
-    expected = affected_expectation(case.header, case.rows) if case.header is not None else None
-    try:
-        revision, summary = import_affected_file(engine, actor=ARCHITECT, incident_id=db.incident_id, path=path)
-    except InvalidInput as refused:
-        check_refusal(refused, expected if isinstance(expected, Rejected) else None, case)
-        assert not isinstance(expected, AffectedFigures), f"a valid file was refused: {refused}"
-        db.assert_unchanged("affected-customers file")
-        return "refused"
-    finally:
-        path.unlink()
-    db.used_up()
-    try:
-        _check_imported_affected(engine, db.incident_id, case, expected, revision, summary)
-    finally:
-        engine.dispose()
-    return "imported"
-
-
-def _check_imported_affected(engine, incident_id, case, expected, revision, summary) -> None:
+def _check_imported_affected(engine, incident_id, case, expected, result, now) -> None:
+    revision, summary = result
     if expected is None:  # mutated bytes: what does an independent reader find in the file?
         seen = read_back(case)
         assert seen is not None, f"imported a file an independent reader cannot read ({case.note}): {case.data[:200]!r}"
@@ -564,29 +544,6 @@ def stored_states(engine, incident_id: int) -> dict:
     return {(c, p, ch): (s, t.astimezone(timezone.utc)) for c, p, ch, s, t in rows}
 
 
-def _delivery_case(db: Databases, case: FileCase, tmp_path: Path, number: int) -> str:
-    engine = db.current()
-    path = tmp_path / f"{number}-{case.name}"
-    path.write_bytes(case.data)
-    now = datetime.now(timezone.utc)
-    expected = delivery_expectation(case.header, case.rows, now=now) if case.header is not None else None
-    try:
-        summary = import_delivery_report(engine, actor=PR, incident_id=db.incident_id, path=path)
-    except InvalidInput as refused:
-        check_refusal(refused, expected if isinstance(expected, Rejected) else None, case)
-        assert not isinstance(expected, DeliveryFigures), f"a valid report was refused: {refused}"
-        db.assert_unchanged("delivery report")
-        return "refused"
-    finally:
-        path.unlink()
-    db.used_up()
-    try:
-        _check_imported_delivery(engine, db.incident_id, case, expected, summary, now)
-    finally:
-        engine.dispose()
-    return "imported"
-
-
 def _check_imported_delivery(engine, incident_id, case, expected, summary, now) -> None:
     if expected is None:
         seen = read_back(case)
@@ -598,11 +555,55 @@ def _check_imported_delivery(engine, incident_id, case, expected, summary, now) 
     assert stored_states(engine, incident_id) == expected.states
 
 
+@dataclass(frozen=True)
+class FileImporter:
+    what: str  # for messages: "affected-customers file", "delivery report"
+    run: Callable  # (engine, incident_id, path) -> the importer's result
+    expect: Callable  # (header, rows, now) -> figures or Rejected
+    figures: type
+    check_imported: Callable  # (engine, incident_id, case, expected, result, now)
+    rows: Callable
+    required: tuple
+    prepare: Callable
+
+
+def _run_file_case(importer: FileImporter, db: Databases, case: FileCase, tmp_path: Path, number: int) -> str:
+    engine = db.current()
+    path = tmp_path / f"{number}-{case.name}"
+    path.write_bytes(case.data)
+    now = datetime.now(timezone.utc)
+    expected = importer.expect(case.header, case.rows, now) if case.header is not None else None
+    try:
+        result = importer.run(engine, db.incident_id, path)
+    except InvalidInput as refused:
+        check_refusal(refused, expected if isinstance(expected, Rejected) else None, case)
+        assert not isinstance(expected, importer.figures), f"a valid {importer.what} was refused: {refused}"
+        db.assert_unchanged(importer.what)
+        return "refused"
+    finally:
+        path.unlink()
+    db.used_up()
+    try:
+        importer.check_imported(engine, db.incident_id, case, expected, result, now)
+    finally:
+        engine.dispose()
+    return "imported"
+
+
 # Each file importer, fuzzed with valid files (all must import with the independently counted
 # figures) and hostile ones (each imports correctly or changes nothing; both outcomes occur).
 FILE_IMPORTERS = {
-    "affected import": (_affected_case, affected_rows, AFFECTED_REQUIRED, _with_a_delivery_report),
-    "delivery import": (_delivery_case, delivery_rows, DELIVERY_REQUIRED, _no_preparation),
+    "affected import": FileImporter(
+        "affected-customers file",
+        lambda engine, incident_id, path: import_affected_file(engine, actor=ARCHITECT, incident_id=incident_id,
+                                                               path=path),
+        lambda header, rows, now: affected_expectation(header, rows), AffectedFigures, _check_imported_affected,
+        affected_rows, AFFECTED_REQUIRED, _with_a_delivery_report),
+    "delivery import": FileImporter(
+        "delivery report",
+        lambda engine, incident_id, path: import_delivery_report(engine, actor=PR, incident_id=incident_id, path=path),
+        lambda header, rows, now: delivery_expectation(header, rows, now=now), DeliveryFigures,
+        _check_imported_delivery, delivery_rows, DELIVERY_REQUIRED, _no_preparation),
 }
 
 
@@ -610,15 +611,15 @@ FILE_IMPORTERS = {
 @pytest.mark.parametrize("files, examples", [("valid", 15), ("hostile", 40)])
 def test_file_importer__imports_whole_and_correct_or_changes_nothing(databases, backend, tmp_path, importer,
                                                                       files, examples):
-    run_case, rows, required, prepare = FILE_IMPORTERS[importer]
-    strategy = valid_files(rows) if files == "valid" else hostile_files(rows, required)
-    db = Databases(databases, backend, prepare)
+    kind = FILE_IMPORTERS[importer]
+    strategy = valid_files(kind.rows) if files == "valid" else hostile_files(kind.rows, kind.required)
+    db = Databases(databases, backend, kind.prepare)
     ran = {"imported": 0, "refused": 0}
 
     @fuzz(examples)
     @given(case=strategy)
     def run(case):
-        ran[run_case(db, case, tmp_path, sum(ran.values()))] += 1
+        ran[_run_file_case(kind, db, case, tmp_path, sum(ran.values()))] += 1
 
     try:
         run()
