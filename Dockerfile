@@ -9,7 +9,7 @@ FROM python:3.11-slim
 # Chromium: kaleido draws the charts of PDF exports with it; DejaVu gives PDFs full Unicode;
 # the emoji font draws page icons in exported charts.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends chromium fonts-dejavu-core fonts-noto-color-emoji \
+    && apt-get install -y --no-install-recommends chromium fonts-dejavu-core fonts-noto-cjk fonts-noto-color-emoji \
     && rm -rf /var/lib/apt/lists/*
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

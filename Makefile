@@ -34,7 +34,7 @@ run: setup
 
 # Browser tests need Debian's Chromium (kaleido uses it for PDF charts too); the emoji font makes
 # screenshots show our page icons; DejaVu gives PDFs full Unicode; poppler renders PDFs to PNG in tests.
-BROWSER_PACKAGES := chromium fonts-noto-color-emoji fonts-dejavu-core poppler-utils
+BROWSER_PACKAGES := chromium fonts-noto-color-emoji fonts-dejavu-core fonts-noto-cjk poppler-utils
 chromium:
 	@missing=""; for pkg in $(BROWSER_PACKAGES); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
 	if [ -z "$$missing" ]; then :; \

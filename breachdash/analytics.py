@@ -77,8 +77,8 @@ def portfolio(engine: Engine, *, actor: Actor | None) -> pd.DataFrame:
     for item in (open_.itertuples() if len(open_) > 1 else ()):
         data = overview(engine, actor=actor, incident_id=item.id)
         obligations = data.obligations
-        late = obligations[obligations["status"] == "late"]
-        due = obligations[obligations["due_at"].notna()]
+        late = obligations[obligations["status"].isin(["late", "filed late"])]
+        due = obligations[obligations["due_at"].notna() & (obligations["status"] != "filed late")]
         worst = late.iloc[0] if len(late) else (due.iloc[0] if len(due) else None)
         rows.append({
             "incident_id": item.id, "incident": item.title, "company": item.company,

@@ -451,6 +451,11 @@ def restore_database(engine: Engine, path: Path, *, replace: bool = False) -> Re
             raise BackupError(f"The restore failed and was rolled back; the target is as it was ({reason}).") from None
         finally:
             source_engine.dispose()
+    # The rules may have changed since the backup was made: re-decide them (writes only what changed).
+    from breachdash.auth.rules import SYSTEM_EMAIL
+    from breachdash.obligations.service import recompute_every_incident
+
+    recompute_every_incident(engine, actor_email=SYSTEM_EMAIL, cause="a restore")
     return RestoreSummary(info=info, row_counts=counts, audit_head_id=head_id, audit_head_hash=head_hash,
                           audit_checked=checked, replaced={k: v for k, v in existing.items() if v},
                           migrated_from=migrated_from)

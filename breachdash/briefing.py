@@ -59,9 +59,11 @@ def _decisions(data: Overview, recon_counts: dict) -> list[str]:
     pending = data.obligations[data.obligations["applicability"] == "may apply"]
     for row in pending.itertuples():
         needed.append(f"{row.rule_id} ({row.regime}) may apply: {row.clock_note or row.reason}.")
-    late = data.obligations[data.obligations["status"] == "late"]
+    late = data.obligations[data.obligations["status"].isin(["late", "filed late"])]
     for row in late.itertuples():
-        needed.append(f"{row.rule_id} is late ({row.regime} → {row.recipient_name}): file or record why not.")
+        needed.append(f"{row.rule_id} was {row.timeliness} ({row.regime} → {row.recipient_name}): record the reasons "
+                      "for the delay." if row.status == "filed late" else
+                      f"{row.rule_id} is late ({row.regime} → {row.recipient_name}): file or record why not.")
     if not data.incident.contained_at:
         needed.append("The breach is not yet recorded as contained.")
     if recon_counts.get("uncontactable"):
@@ -111,7 +113,8 @@ def briefing_document(engine: Engine, *, actor: Actor, incident_id: int) -> Brie
         figures.append(HeadlineFigure(f"Outreach: {best_row['phase']}", f"{steps['delivered']:,} delivered", read_at,
                                       f"{share}; {steps['bounced'] + steps['failed']:,} bounced or failed; "
                                       f"{steps['replied']:,} replied"))
-    deadlines = data.obligations[data.obligations["due_at"].notna()].head(3)
+    deadlines = data.obligations[data.obligations["due_at"].notna()
+                                 & (data.obligations["status"] != "filed late")].head(3)
     return Briefing(data=data, figures=figures, changes=since.changes,
                     review_started=since.marker.started_at if since.marker else None,
                     review_by=since.marker.started_by if since.marker else "",

@@ -167,6 +167,18 @@ def cmd_export_obligations(args) -> int:
     return _write_output(data, args.out or name)
 
 
+def cmd_recompute_obligations(args) -> int:
+    from breachdash.incidents.service import find_incident
+    from breachdash.obligations.service import recompute_for
+
+    engine = _engine(args)
+    incident = find_incident(engine, args.incident)
+    changes = recompute_for(engine, actor=system_actor(), incident_id=incident.id,
+                            cause="a recompute from the command line")
+    print(f"'{incident.slug}': {changes.summary()}")
+    return 0
+
+
 def cmd_briefing(args) -> int:
     from breachdash.briefing import export_briefing
     from breachdash.incidents.service import find_incident
@@ -361,6 +373,11 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_argument("--format", choices=["csv", "pdf"], default="pdf")
     register.add_argument("--out", help="file to write (default: <slug>-obligations-<time>.<format>; - for stdout)")
     register.set_defaults(func=cmd_export_obligations)
+
+    recompute = sub.add_parser("recompute-obligations", help="re-decide every notification rule for an incident "
+                                                             "(audited; writes nothing when nothing changes)")
+    recompute.add_argument("incident", help="id or slug")
+    recompute.set_defaults(func=cmd_recompute_obligations)
 
     briefing = sub.add_parser("briefing", help="the one-to-two page executive briefing")
     briefing.add_argument("incident", help="id or slug")

@@ -154,6 +154,9 @@ def export_timeline(engine: Engine, *, actor: Actor, incident_id: int, fmt: str,
 # ---------------------------------------------------------------- PDF
 
 _FONT_DIR = "/usr/share/fonts/truetype/dejavu"
+# Chinese, Japanese and Korean titles (the CAC measures, APPI): Debian's fonts-noto-cjk, used where
+# DejaVu has no glyph.
+_CJK_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 
 
 def _chart_png(doc: TimelineDocument) -> bytes | None:
@@ -207,6 +210,10 @@ def _pdf_document(title: str, subtitle: str, author: str) -> _Pdf:
         pdf.add_font("body", "", str(regular))
         pdf.add_font("body", "B", str(Path(_FONT_DIR) / "DejaVuSans-Bold.ttf"))
         family = "body"
+        if Path(_CJK_FONT).exists():
+            pdf.add_font("cjk", "", _CJK_FONT)
+            pdf.add_font("cjk", "B", _CJK_FONT)
+            pdf.set_fallback_fonts(["cjk"])
     document = _Pdf(pdf, family)
     pdf.set_title(document.clean(title))
     pdf.set_author(document.clean(author))
@@ -268,15 +275,15 @@ FORMATS["pdf"] = "application/pdf"
 
 REGISTER_EXPORT_COLUMNS = [
     "rule_id", "jurisdiction", "regime", "citation", "recipient_name", "applicability", "reason", "deadline", "trigger",
-    "clock_started_at", "due_at", "status", "filed_at", "filed_by", "reference", "filings", "flags", "confidence",
-    "source_urls",
+    "clock_started_at", "due_at", "status", "filed_at", "filed_by", "reference", "filings", "timeliness",
+    "corrections", "in_force", "flags", "confidence", "source_urls",
 ]
 
 
 def export_obligations(engine: Engine, *, actor: Actor, incident_id: int, fmt: str) -> tuple[bytes, str, str]:
     """The obligations register for Legal: every rule's decision with its reason, clock, status and
     filing. Returns (bytes, mime type, file name)."""
-    from breachdash.obligations.service import obligations_register
+    from breachdash.obligations.service import not_applicable_summary, obligations_register
 
     require_signed_in(actor)
     incident = get_incident(engine, actor=actor, incident_id=incident_id)
@@ -297,21 +304,46 @@ def export_obligations(engine: Engine, *, actor: Actor, incident_id: int, fmt: s
                              f"{actor.email} · decided from the live record by data/notification_rules.csv "
                              "(not legal advice: check flagged rules against the source)", actor.email)
     pdf, clean = document.pdf, document.clean
-    for title, rows in (("Applies or may apply, by deadline",
-                         register[register["applicability"].isin(["applies", "may apply"])]),
-                        ("No longer applies", register[register["applicability"] == "no longer applies"]),
-                        ("Does not apply", register[register["applicability"] == "not applicable"])):
-        document.heading(f"{title} ({len(rows)})")
-        if rows.empty:
-            pdf.cell(0, 5, "none", new_x="LMARGIN", new_y="NEXT")
-            continue
+    not_applicable = register[register["applicability"] == "not applicable"]
+
+    def rule_table(rows: pd.DataFrame) -> None:
         with pdf.table(col_widths=(30, 34, 38, 22, 26, 22, 105), headings_style=document.header_style,
                        line_height=4, text_align="LEFT") as table:
             table.row(["Rule", "Regime", "Recipient", "Deadline", "Due", "Status", "Why (and flags)"])
             for r in rows.itertuples():
-                filed = f"\nFiled {local_time(r.filed_at, zone)} by {r.filed_by}: {r.reference}" if r.filings else ""
+                filed = ""
+                if r.filings:
+                    filed = (f"\nFirst filed {local_time(r.filed_at, zone)} by {r.filed_by}"
+                             + (f": {r.reference}" if r.reference else "") + (f" — {r.timeliness}" if r.timeliness
+                                                                              else ""))
+                    if r.corrections:
+                        filed += f"\nCorrections: {r.corrections}"
                 why = r.reason + (f"\nFlags: {r.flags}" if r.flags else "") + filed
                 table.row([clean(r.rule_id), clean(r.regime), clean(r.recipient_name), clean(r.deadline),
                            local_time(r.due_at, zone) if r.due_at is not None and not pd.isna(r.due_at) else
                            clean(r.clock_note or "—"), clean(r.status), clean(why)])
+
+    for title, rows in (("Applies or may apply, by deadline",
+                         register[register["applicability"].isin(["applies", "may apply"])]),
+                        ("No longer applies", register[register["applicability"] == "no longer applies"])):
+        document.heading(f"{title} ({len(rows)})")
+        if rows.empty:
+            pdf.cell(0, 5, "none", new_x="LMARGIN", new_y="NEXT")
+            continue
+        rule_table(rows)
+    document.heading(f"Does not apply ({len(not_applicable)}): why, in summary")
+    summary = not_applicable_summary(register)
+    if summary.empty:
+        pdf.cell(0, 5, "none", new_x="LMARGIN", new_y="NEXT")
+    else:
+        with pdf.table(col_widths=(110, 20, 147), headings_style=document.header_style, line_height=4,
+                       text_align="LEFT") as table:
+            table.row(["Why it does not apply", "Rules", "For example"])
+            for r in summary.itertuples():
+                table.row([clean(r.why), str(r.rules), clean(r.examples)])
+        pdf.multi_cell(0, 4.5, "Every rule that does not apply, with its full reason, is listed in the appendix.",
+                       new_x="LMARGIN", new_y="NEXT")
+        pdf.add_page()
+        document.heading(f"Appendix: rules that do not apply ({len(not_applicable)})")
+        rule_table(not_applicable)
     return bytes(pdf.output()), "application/pdf", f"{name}.pdf"

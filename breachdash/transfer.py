@@ -29,6 +29,7 @@ from breachdash.db import read_session, write_session
 from breachdash.errors import InvalidInput
 from breachdash.incidents.models import MILESTONE_FIELDS, Incident
 from breachdash.obligations.models import Obligation, ObligationFiling
+from breachdash.obligations.service import recompute_obligations
 from breachdash.outreach.models import OUTREACH_MEASURES, CountSource, OutreachCount
 from breachdash.remediation.models import RemediationAction
 from breachdash.scope.models import (
@@ -396,6 +397,8 @@ def import_incident(engine: Engine, *, actor: Actor, document: Any) -> Incident:
     digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode("utf-8")).hexdigest()
     with write_session(engine) as session:
         incident = _write_document(session, document)
+        recompute_obligations(session, incident_id=incident.id, actor_email=actor.email, cause="the import",
+                              timeline_on_change=True)
         record_audit(session, actor=actor.email, action="incident.imported", entity_type="incident",
                      entity_id=incident.id, incident_id=incident.id,
                      after={"slug": incident.slug, "document_sha256": digest,

@@ -15,9 +15,13 @@ from breachdash.incidents.service import get_incident, update_incident
 from breachdash.obligations.models import ObligationStatus
 from breachdash.obligations.rules import RECIPIENT_NAMES
 from breachdash.obligations.service import (
+    FILED_LATE,
+    LATE_STATUSES,
     file_obligation,
     filings_frame,
+    not_applicable_summary,
     obligations_register,
+    recompute_for,
     set_obligation_status,
 )
 from breachdash.timeline.rules import local_input_to_utc
@@ -29,6 +33,12 @@ st.caption("Which notification clocks the scope, the company's sector and the mi
            "every scope revision, milestone and filing. Decided by the rules in data/notification_rules.csv — not "
            "legal advice: ⚠ marks rules to check against the source before relying on them.")
 ui.show_flash()
+if ui.can(ctx.actor, Action.manage_obligations) and st.button(
+        "Recompute obligations", key="recompute_obligations",
+        help="Re-decide every rule from the live record (after an import, a restore or a rules update). Audited and "
+             "put on the timeline; a recompute that changes nothing writes nothing."):
+    ui.run_action(lambda: recompute_for(ctx.engine, actor=ctx.actor, incident_id=incident.id),
+                  lambda changes: changes.summary())
 
 register = obligations_register(ctx.engine, actor=ctx.actor, incident_id=incident.id)
 applicable = register[register["applicability"].isin(["applies", "may apply"])]
@@ -59,18 +69,21 @@ def deadlines_table() -> None:
     counts = live["status"].value_counts()
     a, b, c, d = st.columns(4)
     a.metric("Applicable clocks", len(live))
-    b.metric("Late", int(counts.get("late", 0)))
-    c.metric("Filed", int(counts.get("filed", 0)))
-    next_due = live[live["due_at"].notna() & ~live["status"].isin(["filed"])]
+    b.metric("Late", int(sum(counts.get(s, 0) for s in LATE_STATUSES)),
+             help="Overdue and not filed, or filed after the due time.")
+    c.metric("Filed", int(counts.get("filed", 0) + counts.get(FILED_LATE, 0)),
+             help=f"{int(counts.get(FILED_LATE, 0))} of them filed late")
+    next_due = live[live["due_at"].notna() & ~live["status"].isin(["filed", FILED_LATE])]
     if next_due.empty:
         d.metric("Next deadline", "—")
     else:
         soonest = next_due.sort_values("due_at").iloc[0]
-        d.metric(f"Next: {soonest['rule_id']}", countdown(soonest["due_at"], now).replace("due ", ""),
+        d.metric(f"Next: {soonest['rule_id']}", countdown(soonest["due_at"], now).removeprefix("due "),
                  help=f"{soonest['regime']} → {soonest['recipient_name']}")
     table = live.assign(
-        countdown=[countdown(r.due_at, now, started=r.clock_started_at) if r.status != "filed"
-                   else f"filed {local_time(r.filed_at, zone, '%d %b %H:%M')}" for r in live.itertuples()],
+        countdown=[countdown(r.due_at, now, started=r.clock_started_at) if r.status not in ("filed", FILED_LATE)
+                   else f"{r.timeliness or 'filed'} · first filed {local_time(r.filed_at, zone, '%d %b %Y %H:%M')}"
+                   for r in live.itertuples()],
         due=live["due_at"].map(lambda v: local_time(v, zone)),
         recipient=live["recipient_name"],
         check=live["flags"].map(lambda f: f"⚠ {f}" if f else ""))
@@ -99,8 +112,11 @@ if not no_longer.empty:
                  key="no_longer_table", column_config={"rule_id": "Rule", "regime": "Regime",
                                                        "recipient_name": "Recipient", "reason": "Why not now",
                                                        "filings": "Filings"})
-with st.expander(f"Does not apply ({len(_filtered(register[register['applicability'] == 'not applicable']))})"):
-    rest = _filtered(register[register["applicability"] == "not applicable"])
+rest = _filtered(register[register["applicability"] == "not applicable"])
+st.markdown(f"**Does not apply ({len(rest)})**, by reason")
+st.dataframe(not_applicable_summary(rest), hide_index=True, key="not_applicable_summary",
+             column_config={"why": "Why not", "rules": "Rules", "examples": "For example"})
+with st.expander(f"Every rule that does not apply ({len(rest)}), with its reason"):
     st.dataframe(rest[["rule_id", "jurisdiction", "regime", "recipient_name", "reason", "flags"]], hide_index=True,
                  key="not_applicable_table",
                  column_config={"rule_id": "Rule", "jurisdiction": "Jurisdiction", "regime": "Regime",
@@ -125,6 +141,11 @@ if choices:
     st.markdown(f"**{row['regime']}** · {row['citation']} · to {row['recipient_name']}")
     st.text(f"Deadline: {row['deadline']}, counted from {row['trigger']}. Clock: {row['clock_note'] or 'not started'}.")
     st.text(f"Why: {row['reason']}")
+    if row["in_force"]:
+        st.text(f"In force: {row['in_force']}.")
+    if row["filings"]:
+        st.text(f"First filed {local_time(row['filed_at'], zone)} by {row['filed_by']}: {row['timeliness']}."
+                + (f" Corrections: {row['corrections']}." if row["corrections"] else ""))
     if row["flags"]:
         st.warning(f"Check before relying on it: {row['flags']}.", icon="⚠️")
     if row["source_urls"]:

@@ -99,15 +99,16 @@ def live() -> None:
                              f"delivered · {count(row.bounced + row.failed)} bounced or failed")
     with right:
         st.subheader("Next deadlines")
-        due = data.obligations[data.obligations["due_at"].notna()]
+        due = data.obligations[data.obligations["due_at"].notna() & (data.obligations["status"] != "filed late")]
         if due.empty:
             st.write("No deadline is running.")
         for row in due.head(3).itertuples():
             flag = " ⚠" if row.flags else ""
             st.markdown(f"**{countdown(row.due_at, data.read_at)}** · {row.rule_id}{flag} → {row.recipient_name}")
             st.caption(f"due {local_time(row.due_at, zone)} · {row.status} · {row.regime}")
-        late = int((data.obligations["status"] == "late").sum())
-        st.caption(f"{len(data.obligations)} open obligations ({late} late). See Obligations.")
+        late = int(data.obligations["status"].isin(["late", "filed late"]).sum())
+        open_ = int((data.obligations["status"] != "filed late").sum())
+        st.caption(f"{open_} open obligations ({late} late, filed late included). See Obligations.")
         if scope is not None:
             new = data.obligations[data.obligations["applies_since"].notna()
                                    & (data.obligations["applies_since"] >= scope.recorded_at)]

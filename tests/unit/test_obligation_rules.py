@@ -6,7 +6,17 @@ from datetime import date, datetime, time, timedelta, timezone
 import pytest
 
 from breachdash.display import countdown
-from breachdash.obligations.rules import Facts, Rule, compute_due, decide, decide_all
+from breachdash.obligations.rules import (
+    ExposedData,
+    Facts,
+    PopulationFact,
+    RegionFact,
+    Rule,
+    compute_due,
+    decide,
+    decide_all,
+)
+from breachdash.scope.rules import Figure
 from breachdash.timeline.rules import local_to_utc
 
 UTC = timezone.utc
@@ -29,12 +39,18 @@ def rule(**changes) -> Rule:
 
 
 def facts(**changes) -> Facts:
-    values = dict(revision_seq=3, regions={"US-CA": 1000, "US-TX": 300, "DE": 40, "FR-75": 10, "GB": 5},
-                  total_individuals=1355, tiers={"financial": "confirmed", "contact": "confirmed"},
+    """One population (revision 3) with these regions and exposed tiers, in the engine's new Facts."""
+    values = dict(regions={"US-CA": 1000, "US-TX": 300, "DE": 40, "FR-75": 10, "GB": 5},
+                  tiers={"financial": "confirmed", "contact": "confirmed"},
                   sectors=frozenset(), milestones={"awareness": utc(2026, 11, 2, 17), "discovery": utc(2026, 11, 2, 9)},
                   filings={}, today=date(2026, 11, 27))
     values.update(changes)
-    return Facts(**values)
+    regions, tiers = values.pop("regions"), values.pop("tiers")
+    population = PopulationFact(key="all", label="All", unit="individuals", revision_seq=3,
+                                figure=Figure.exact(sum(regions.values())),
+                                regions=tuple(RegionFact(code, Figure.exact(n)) for code, n in regions.items()))
+    exposed = tuple(ExposedData(f"{tier}_item", tier, status, "plain", Figure.exact(1)) for tier, status in tiers.items())
+    return Facts(populations=(population,), exposed=exposed, **values)
 
 
 # ---------------------------------------------------------------- deadlines, worked by hand
