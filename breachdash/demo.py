@@ -101,7 +101,7 @@ def _revision_plan(rng: random.Random) -> list[dict]:
         revisions.append({
             "hours": hours,
             "revision": {
-                "low": low, "best": best, "high": high, "unit": unit, "scope_label": "all",
+                "low": low, "best": best, "high": high, "unit": unit,
                 "confidence": confidence, "method": method, "reason": reason,
                 "data_types": data_types, "regions": regions, "cells": cells,
                 "systems": [{"system": LOYALTY_DB, "count": best}] + (
@@ -211,7 +211,8 @@ def seed_demo(engine: Engine, *, anchor: datetime | None = None, seed: int = DEM
     phases = {row.key: row for row in comms.phase_progress(engine, actor=legal, incident_id=incident_id).itertuples()}
     with simulated_clock(at(48)):
         alignment = comms.save_message(engine, actor=pr, phase_id=phases["internal_alignment"].phase_id,
-                                       subject="Agreed facts and holding statement", body=_ALIGNMENT_TEXT)
+                                       subject="Agreed facts and holding statement", body=_ALIGNMENT_TEXT,
+                                       base_number=None)
     _complete_checklist(engine, actors, phases["internal_alignment"].phase_id, at(50))
     for hours, role in ((51, Role.legal), (52, Role.pr)):
         with simulated_clock(at(hours)):
@@ -224,7 +225,8 @@ def seed_demo(engine: Engine, *, anchor: datetime | None = None, seed: int = DEM
     with simulated_clock(at(56)):
         draft1 = comms.save_message(engine, actor=pr, phase_id=phases["initial_notice"].phase_id,
                                     subject="Important notice about your Kestrel Rewards account",
-                                    body=_NOTICE_TEXT.replace("{extra}", " Our SOC detected exfiltration via lateral movement."))
+                                    body=_NOTICE_TEXT.replace("{extra}", " Our SOC detected exfiltration via lateral movement."),
+                                    base_number=None)
     with simulated_clock(at(58)):
         comms.sign_off(engine, actor=legal, message_version_id=draft1.id, role=Role.legal,
                        decision="request changes", comment="Remove technical jargon; keep it brief.")
@@ -232,7 +234,7 @@ def seed_demo(engine: Engine, *, anchor: datetime | None = None, seed: int = DEM
     with simulated_clock(at(62)):
         notice = comms.save_message(engine, actor=pr, phase_id=phases["initial_notice"].phase_id,
                                     subject="Important notice about your Kestrel Rewards account",
-                                    body=_NOTICE_TEXT.replace("{extra}", ""))
+                                    body=_NOTICE_TEXT.replace("{extra}", ""), base_number=draft1.number)
     for hours, role in ((63, Role.legal), (64, Role.pr), (65, Role.executive)):
         with simulated_clock(at(hours)):
             comms.sign_off(engine, actor=actors[role], message_version_id=notice.id, role=role, decision="approve")
@@ -263,7 +265,7 @@ def seed_demo(engine: Engine, *, anchor: datetime | None = None, seed: int = DEM
     with simulated_clock(at(160)):
         follow_up = comms.save_message(engine, actor=pr, phase_id=phases["detailed_follow_up"].phase_id,
                                        subject="What we have learned about the Kestrel Rewards incident",
-                                       body=_FOLLOW_UP_TEXT)
+                                       body=_FOLLOW_UP_TEXT, base_number=None)
     with simulated_clock(at(164)):
         comms.sign_off(engine, actor=pr, message_version_id=follow_up.id, role=Role.pr, decision="approve")
     _move(engine, pr, phases["detailed_follow_up"].phase_id, ["in review"], at(165))

@@ -22,6 +22,11 @@ class Conflict(BreachdashError):
     """The write would duplicate or contradict something already recorded."""
 
 
+class PolicyRefused(BreachdashError):
+    """The approval policy (data/approval_policy.json) or the two-person rule forbids this, for
+    whoever asks; the message says which rule and why."""
+
+
 class SignInLocked(BreachdashError):
     """Too many failed sign-ins for one account; the message says until when."""
 

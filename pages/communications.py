@@ -11,11 +11,13 @@ from breachdash.auth.rules import Action
 from breachdash.comms.models import Audience, Channel, Decision, PhaseStatus
 from breachdash.comms.rules import ALLOWED_TRANSITIONS
 from breachdash.comms.service import (
+    approve_approver_change,
     fill_template,
     live_checks,
     mark_sent,
     phase_detail,
     phase_progress,
+    reject_approver_change,
     save_checklist,
     save_message,
     sign_off,
@@ -53,6 +55,11 @@ detail = phase_detail(ctx.engine, actor=ctx.actor, phase_id=phase_id)
 phase, latest = detail["phase"], detail["latest"]
 # Plan edits, moves and sends are checked against the version this person was shown.
 phase_version_seen = ui.version_seen(f"comms_phase_{phase_id}", phase.version)
+# A draft is saved against the version its text started from (kept per phase in `base_key`): a
+# version someone else saved meanwhile is refused with who and when, and the typed text is kept.
+latest_number = latest.number if latest else None
+latest_seen = ui.version_seen(f"comms_latest_message_{phase_id}", latest_number)
+base_key, kept_key = f"draft_base_{phase_id}", f"draft_kept_{phase_id}"
 
 checklist_tab, draft_tab, versions_tab, signoff_tab, status_tab = st.tabs(
     ["Checklist", "Draft", "Versions", "Sign-offs", "Status & sending"])
@@ -101,8 +108,13 @@ with draft_tab:
                 ui.show_error(exc)
             else:
                 st.session_state[f"subject_{phase_id}"], st.session_state[f"body_{phase_id}"] = subject, body
-        if f"body_{phase_id}" not in st.session_state and latest is not None:
-            st.session_state[f"subject_{phase_id}"], st.session_state[f"body_{phase_id}"] = latest.subject, latest.body
+                st.session_state[base_key] = latest_seen
+        if f"body_{phase_id}" not in st.session_state:
+            if latest is not None:
+                st.session_state[f"subject_{phase_id}"] = latest.subject
+                st.session_state[f"body_{phase_id}"] = latest.body
+            st.session_state[base_key] = latest_number
+        st.session_state.setdefault(base_key, latest_number)
         subject = st.text_input("Subject", key=f"subject_{phase_id}", max_chars=300)
         body = st.text_area("Message", key=f"body_{phase_id}", height=320, max_chars=200_000)
         checks = live_checks(ctx.engine, actor=ctx.actor, phase_id=phase_id, subject=subject, body=body)
@@ -117,10 +129,47 @@ with draft_tab:
         with st.expander("Preview (shown as plain text, exactly as saved)"):
             st.text(subject)
             st.text(body)
+        base = st.session_state[base_key]
+        st.caption(f"Editing from version {base}." if base else "A first version: no version was saved before.")
+
+        def _saved(v):
+            st.session_state[base_key] = v.number
+            st.session_state.pop(kept_key, None)
+            return f"Saved version {v.number} ({len(v.checks.get('warnings', []))} open warnings)."
+
         if st.button("Save as new version", type="primary", key=f"save_version_{phase_id}"):
-            ui.run_action(
-                lambda: save_message(ctx.engine, actor=ctx.actor, phase_id=phase_id, subject=subject, body=body),
-                lambda v: f"Saved version {v.number} ({len(v.checks.get('warnings', []))} open warnings).")
+            ui.run_action(lambda: save_message(ctx.engine, actor=ctx.actor, phase_id=phase_id, subject=subject,
+                                               body=body, base_number=base), _saved)
+        if latest is not None and base != latest.number:
+            # Someone saved a newer version after the one this text started from: offer both ways on.
+            def _reload(phase_id=phase_id, latest=latest):
+                st.session_state[kept_key] = (st.session_state.get(f"subject_{phase_id}", ""),
+                                              st.session_state.get(f"body_{phase_id}", ""))
+                st.session_state[f"subject_{phase_id}"], st.session_state[f"body_{phase_id}"] = (
+                    latest.subject, latest.body)
+                st.session_state[base_key] = latest.number
+
+            def _rebase(latest=latest):
+                st.session_state[base_key] = latest.number
+
+            st.warning(f"Version {latest.number} was saved by {escape_markdown(latest.created_by)} at "
+                       f"{local_time(latest.created_at, zone)}, after the version your text started from. Your "
+                       "text is kept: load the newer version (your text stays below to copy from), or review the "
+                       "change and save your text as the next version.", icon="🔁")
+            a, b = st.columns(2)
+            a.button(f"Reload version {latest.number}", key=f"reload_draft_{phase_id}", on_click=_reload)
+            b.button(f"Keep my text, based on version {latest.number}", key=f"rebase_draft_{phase_id}",
+                     on_click=_rebase)
+            with st.expander(f"What changed in version {latest.number} compared with your text"):
+                st.code("\n".join(difflib.unified_diff(
+                    [subject, *body.splitlines()], [latest.subject, *latest.body.splitlines()],
+                    fromfile="your text", tofile=f"v{latest.number}", lineterm="")) or "(identical)",
+                    language="diff", wrap_lines=True)
+        if st.session_state.get(kept_key):
+            with st.expander("Your unsaved text (kept when you reloaded)", expanded=True):
+                kept_subject, kept_body = st.session_state[kept_key]
+                st.text(kept_subject)
+                st.code(kept_body, language=None, wrap_lines=True)
 
 with versions_tab:
     versions = detail["versions"]
@@ -151,7 +200,7 @@ with signoff_tab:
         st.write("Nothing to sign yet: no draft saved.")
     else:
         st.markdown(f"**Version {latest.number}** · sha256 `{latest.content_sha256[:16]}…` · needs "
-                    f"{', '.join(Role(r).label for r in phase.required_roles)}")
+                    f"{', '.join(Role(r).label for r in detail['required_roles'])}")
         if detail["missing"]:
             st.warning("Awaiting: " + ", ".join(detail["missing"]), icon="⏳")
         else:
@@ -159,7 +208,10 @@ with signoff_tab:
         st.dataframe(detail["sign_offs"].assign(signed=detail["sign_offs"]["signed_at"].map(
             lambda v: local_time(v, zone)))[["role", "signer", "decision", "signed", "comment", "standing"]],
             hide_index=True, key="signoffs_table")
-        my_roles = [r for r in phase.required_roles if ctx.actor.holds(Role(r))]
+        distinct = detail["policy"]["different_people"]
+        st.caption(f"Approval policy: {', '.join(Role(r).label for r in distinct)} sign-offs on one version come "
+                   "from different people, even when one person holds several of these roles.")
+        my_roles = [r for r in detail["required_roles"] if ctx.actor.holds(Role(r))]
         if ui.can(ctx.actor, Action.sign_off) and my_roles:
             with st.form(f"sign_{phase_id}"):
                 role = st.selectbox("Sign as", my_roles, format_func=lambda r: Role(r).label, key=f"sign_role_{phase_id}")
@@ -172,7 +224,40 @@ with signoff_tab:
                         f"Signed version {latest.number} as {Role(role).label}: {decision}.")
 
 with status_tab:
-    st.markdown(f"Status: **{phase.status}** · audience: {phase.audience} · channels: {', '.join(phase.channels)}")
+    st.markdown(f"Status: **{escape_markdown(phase.status)}** · audience: {escape_markdown(phase.audience)} · channels: "
+                f"{escape_markdown(', '.join(phase.channels))} · must sign: "
+                f"{', '.join(Role(r).label for r in detail['required_roles'])}")
+    policy_roles = detail["policy"]["required"]
+    if policy_roles:
+        st.caption("Approval policy (cannot be removed, whoever asks): " + "; ".join(
+            f"{Role(r).label} — {why}" for r, why in policy_roles.items()) + ".")
+    pending = detail["approver_change"]
+    if pending is not None:
+        roles_text = lambda roles: ", ".join(Role(r).label for r in roles) or "nobody"  # noqa: E731
+        with st.container(border=True):
+            st.markdown(f"**Change of who must sign, awaiting a second person:** {roles_text(pending.from_roles)} "
+                        f"→ {roles_text(pending.to_roles)}")
+            st.caption(f"Proposed by {escape_markdown(pending.proposed_by)} "
+                       f"({roles_text(pending.proposer_roles)}) at {local_time(pending.proposed_at, zone)}. "
+                       "Two-person rule: someone else, holding another role, approves it.")
+            if pending.reason:
+                st.text(pending.reason)
+            if ui.can(ctx.actor, Action.decide_approver_change):
+                a, b = st.columns(2)
+                if pending.proposed_by == ctx.actor.email:
+                    if a.button("Withdraw my proposal", key=f"withdraw_change_{pending.id}"):
+                        ui.run_action(lambda: reject_approver_change(ctx.engine, actor=ctx.actor,
+                                                                     change_id=pending.id),
+                                      "Withdrew the proposed change of who must sign.")
+                else:
+                    if a.button("Approve the change", type="primary", key=f"approve_change_{pending.id}"):
+                        ui.run_action(lambda: approve_approver_change(ctx.engine, actor=ctx.actor,
+                                                                      change_id=pending.id),
+                                      f"Approved: {roles_text(pending.to_roles)} now must sign {phase.name}.")
+                    if b.button("Reject the change", key=f"reject_change_{pending.id}"):
+                        ui.run_action(lambda: reject_approver_change(ctx.engine, actor=ctx.actor,
+                                                                     change_id=pending.id),
+                                      "Rejected the proposed change of who must sign.")
     if ui.can(ctx.actor, Action.edit_phase_plan):
         targets = [s for s in PhaseStatus if s in ALLOWED_TRANSITIONS[PhaseStatus(phase.status)] and s != PhaseStatus.sent]
         for target in targets:
@@ -199,7 +284,11 @@ with status_tab:
                                    index=[x.value for x in Audience].index(phase.audience))
             roles = b.multiselect("Must sign", [r.value for r in Role if r != Role.admin],
                                   default=phase.required_roles, format_func=lambda r: Role(r).label,
-                                  key=f"plan_roles_{phase_id}")
+                                  key=f"plan_roles_{phase_id}",
+                                  help="A change here is proposed, not applied: a second person holding another "
+                                       "role approves it. Roles the approval policy requires cannot be removed.")
+            roles_reason = st.text_input("Why change who must sign (shown to the second person)", max_chars=2000,
+                                         key=f"plan_roles_reason_{phase_id}")
             channels = st.multiselect("Channels", [c.value for c in Channel], default=phase.channels,
                                       key=f"plan_channels_{phase_id}")
             target_local = pd.Timestamp(phase.target_at or utcnow()).tz_convert(zone)
@@ -208,11 +297,14 @@ with status_tab:
             target_time = b.time_input("Target time", value=target_local.time().replace(second=0, microsecond=0),
                                        key=f"plan_time_{phase_id}")
             if st.form_submit_button("Save plan"):
+                proposed = set(roles) != set(phase.required_roles)
                 ui.run_action(lambda: update_phase(
                     ctx.engine, actor=ctx.actor, phase_id=phase_id, expected_version=phase_version_seen,
                     phase_in={"name": name, "audience": audience, "channels": channels, "required_roles": roles,
-                              "target_at": local_input_to_utc(target_day, target_time, zone, field="target")}),
-                    f"Saved the plan for {name}.")
+                              "target_at": local_input_to_utc(target_day, target_time, zone, field="target")},
+                    reason=roles_reason),
+                    f"Saved the plan for {name}." + (" The change of who must sign awaits a second person holding "
+                                                      "another role." if proposed else ""))
     st.markdown("**Sent log**")
     sends = detail["sends"]
     if sends.empty:

@@ -36,8 +36,10 @@ def _sign_off(engine: Engine, op: dict) -> dict:
 
 
 def _save_message(engine: Engine, op: dict) -> dict:
+    """Save a draft from the version the person had open (`base_number`, all writers opened the
+    page at the same moment); a version another writer saved meanwhile is refused as stale."""
     version = comms.save_message(engine, actor=actor(op["actor"]), phase_id=op["phase_id"], subject=op["subject"],
-                                 body=op["body"])
+                                 body=op["body"], base_number=op["base_number"])
     return {"version_id": version.id, "number": version.number, "sha256": version.content_sha256}
 
 

@@ -20,6 +20,7 @@ class Action(StrEnum):
     set_milestone = "set an incident milestone"
     manage_actions = "track remediation actions"
     edit_phase_plan = "edit the communication phase plan"
+    decide_approver_change = "approve or reject a change to who must sign a phase"
     edit_checklist = "edit a phase checklist"
     draft_message = "draft a message"
     sign_off = "sign off a message"
@@ -44,6 +45,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.set_milestone: frozenset({A, L}),
     Action.manage_actions: frozenset({A, L, E}),
     Action.edit_phase_plan: frozenset({P, L}),
+    # The two-person rule: the decider must also hold a role the proposer does not (comms.policy).
+    Action.decide_approver_change: frozenset({E, P, L}),
     Action.edit_checklist: frozenset({E, P, L, A}),
     Action.draft_message: frozenset({P, L}),
     Action.sign_off: frozenset({E, P, L}),

@@ -131,3 +131,29 @@ class SendRecord(SQLModel, table=True):
     sent_at: datetime = Field(sa_type=UTCDateTime)
     sent_by: str = Field(max_length=320)
     open_warnings: list[str] = Field(default_factory=list, sa_type=JSON)
+
+
+class ApproverChangeStatus(StrEnum):
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+    withdrawn = "withdrawn"
+
+
+class ApproverChange(SQLModel, table=True):
+    """A proposed change to who must sign a phase: recorded by one person, applied only when a
+    second person holding another role approves it (the two-person rule)."""
+
+    __tablename__ = "approver_changes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    phase_id: int = Field(foreign_key="comms_phases.id", index=True, ondelete="CASCADE")
+    from_roles: list[str] = Field(default_factory=list, sa_type=JSON)
+    to_roles: list[str] = Field(default_factory=list, sa_type=JSON)
+    reason: str = Field(default="", sa_type=Text)
+    status: str = Field(default=ApproverChangeStatus.pending, max_length=20)
+    proposed_by: str = Field(max_length=320)
+    proposer_roles: list[str] = Field(default_factory=list, sa_type=JSON)
+    proposed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    decided_by: str | None = Field(default=None, max_length=320)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

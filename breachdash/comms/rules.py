@@ -59,16 +59,28 @@ def stale_reason(at_signing: RevisionFacts | None, now: RevisionFacts | None) ->
 
 
 def missing_sign_offs(
-    *, content_sha256: str, required_roles: Iterable[str], sign_offs: Sequence[SignOffView]
+    *, content_sha256: str, required_roles: Iterable[str], sign_offs: Sequence[SignOffView],
+    different_people: Iterable[str] = (),
 ) -> list[str]:
-    """Required roles whose latest decision on this exact text is not a standing approval."""
+    """Required roles whose latest decision on this exact text is not a standing approval. Among
+    `different_people` roles, one person's approval counts for the first of them only (by time):
+    the others stay missing until someone else approves."""
     latest: dict[str, SignOffView] = {}
     for item in sorted(sign_offs, key=lambda s: s.signed_at):
         if item.content_sha256 == content_sha256:
             latest[item.role] = item
-    return [role for role in required_roles
-            if role not in latest or latest[role].decision != Decision.approve.value
-            or latest[role].stale_reason is not None]
+    required = list(required_roles)
+    standing = {role: latest[role] for role in required if role in latest
+                and latest[role].decision == Decision.approve.value and latest[role].stale_reason is None}
+    distinct, counted_signers = set(different_people), set()
+    for role, view in sorted(standing.items(), key=lambda item: item[1].signed_at):
+        if role not in distinct:
+            continue
+        if view.signer in counted_signers:
+            del standing[role]
+        else:
+            counted_signers.add(view.signer)
+    return [role for role in required if role not in standing]
 
 
 def transition_problem(

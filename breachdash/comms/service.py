@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field as PydanticField
@@ -13,8 +13,10 @@ from sqlmodel import Session, col, func, select
 
 from breachdash.audit.service import record_audit
 from breachdash.auth.models import Role
-from breachdash.auth.rules import Action, Actor, require, require_signed_in
+from breachdash.auth.rules import PERMISSIONS, Action, Actor, require, require_signed_in
 from breachdash.comms.models import (
+    ApproverChange,
+    ApproverChangeStatus,
     Audience,
     Channel,
     ChecklistItem,
@@ -26,6 +28,12 @@ from breachdash.comms.models import (
     SignOff,
 )
 from breachdash.comms.checks import Facts, check_message
+from breachdash.comms.policy import (
+    approver_change_problem,
+    load_policy,
+    removal_problem,
+    second_signature_problem,
+)
 from breachdash.comms.rules import (
     ALIGNMENT_PHASE_KEY,
     RevisionFacts,
@@ -38,13 +46,21 @@ from breachdash.comms.rules import (
 from breachdash.common import utcnow
 from breachdash.config import DATA_DIR
 from breachdash.db import read_session, write_session
-from breachdash.errors import validate_input, Conflict, InvalidInput, NotFound, PermissionDenied
+from breachdash.errors import (
+    validate_input,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    PolicyRefused,
+    StaleUpdate,
+)
 from breachdash.incidents.models import Incident
 from breachdash.reference import tier_rank
 from breachdash.scope.models import ScopeDataTypeCount, ScopeRevision
 from breachdash.timeline.models import EventKind
 from breachdash.timeline.service import log_event
-from breachdash.versioning import apply_versioned_update
+from breachdash.versioning import apply_versioned_update, stale_message
 
 MAX_MESSAGE_CHARS = 200_000
 MAX_CONTACT_LINE_CHARS = 500
@@ -133,11 +149,18 @@ def message_facts(session: Session, incident_id: int) -> Facts:
                  exposed=frozenset(exposed), earlier_bests={r.seq: r.best for r in revisions})
 
 
+def required_roles(phase: CommsPhase) -> list[str]:
+    """Who must sign this phase: the plan's roles plus any the approval policy requires (so an
+    older or imported plan cannot weaken the policy)."""
+    return load_policy().effective_roles(key=phase.key, audience=phase.audience, stored=phase.required_roles)
+
+
 def _missing(session: Session, phase: CommsPhase, version: MessageVersion | None) -> list[str]:
     if version is None:
-        return list(phase.required_roles)
-    return missing_sign_offs(content_sha256=version.content_sha256, required_roles=phase.required_roles,
-                             sign_offs=_sign_off_views(session, version, phase.incident_id))
+        return required_roles(phase)
+    return missing_sign_offs(content_sha256=version.content_sha256, required_roles=required_roles(phase),
+                             sign_offs=_sign_off_views(session, version, phase.incident_id),
+                             different_people=load_policy().different_people)
 
 
 def _alignment_done(session: Session, incident_id: int) -> bool:
@@ -146,10 +169,17 @@ def _alignment_done(session: Session, incident_id: int) -> bool:
     return status in (PhaseStatus.approved, PhaseStatus.sent, PhaseStatus.done)
 
 
+def _when(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def save_message(
-    engine: Engine, *, actor: Actor, phase_id: int, subject: str, body: str
+    engine: Engine, *, actor: Actor, phase_id: int, subject: str, body: str, base_number: int | None
 ) -> MessageVersion:
-    """Save a draft as a new immutable version (earlier approvals stay bound to earlier text)."""
+    """Save a draft as a new immutable version (earlier approvals stay bound to earlier text).
+    `base_number` is the version the person started from (None: no saved version yet); if
+    someone saved a newer one meanwhile, the save is refused with who and when — never a silent
+    overwrite of their change."""
     require(actor, Action.draft_message)
     problems = []
     if not body.strip():
@@ -166,6 +196,13 @@ def save_message(
         digest = content_hash(subject, body)
         if previous is not None and previous.content_sha256 == digest:
             raise Conflict(f"Version {previous.number} already has exactly this text.")
+        if (previous.number if previous else None) != (base_number or None):
+            started = f"version {base_number}" if base_number else "no saved version"
+            if previous is None:
+                raise StaleUpdate(f"Version {base_number} you started from no longer exists — reload.")
+            raise StaleUpdate(f"The message was changed by {previous.created_by} at {_when(previous.created_at)} "
+                              f"(version {previous.number}; you started from {started}) — reload to see it. "
+                              "Your text was not saved and is kept.")
         facts = message_facts(session, phase.incident_id)
         checks = check_message(subject, body, facts, customer_facing=phase.audience != "internal")
         version = MessageVersion(
@@ -205,14 +242,18 @@ def sign_off(
             raise Conflict(f"Version {version.number} was superseded by version {latest.number}; review the new text.")
         if expected_sha256 is not None and expected_sha256 != version.content_sha256:
             raise Conflict("The text changed since you read it; reload before signing.")
-        if role.value not in phase.required_roles:
+        if role.value not in required_roles(phase):
             raise InvalidInput.single("role", f"{phase.name} does not need a {role.label} sign-off")
-        existing = session.exec(select(SignOff).where(SignOff.message_version_id == version.id,
-                                                      SignOff.signer == actor.email,
-                                                      SignOff.role == role.value)).first()
+        earlier = session.exec(select(SignOff).where(SignOff.message_version_id == version.id,
+                                                     SignOff.signer == actor.email)).all()
+        existing = next((r for r in earlier if r.role == role.value), None)
         if existing is not None:
             raise Conflict(f"{actor.email} already signed version {version.number} as {role.label} "
                            f"({existing.decision}).")
+        problem = second_signature_problem(load_policy(), role=role.value, signer=actor.email,
+                                           earlier=[(r.signer, r.role) for r in earlier])
+        if problem:
+            raise PolicyRefused(problem)
         facts_seq = session.exec(select(func.max(ScopeRevision.seq)).where(
             ScopeRevision.incident_id == phase.incident_id)).one()
         record = SignOff(message_version_id=version.id, signer=actor.email, role=role.value,
@@ -427,8 +468,12 @@ def phase_detail(engine: Engine, *, actor: Actor | None, phase_id: int) -> dict:
         sends = session.exec(select(SendRecord).where(SendRecord.phase_id == phase_id)
                              .order_by(col(SendRecord.sent_at))).all()
         missing = _missing(session, phase, latest)
+        pending = _pending_change(session, phase_id)
     return {
         "phase": phase,
+        "required_roles": required_roles(phase),
+        "policy": approval_policy_for(phase),
+        "approver_change": pending,
         "checklist": pd.DataFrame(
             [{"id": i.id, "done": i.done_at is not None, "item": i.text, "owner": role_label(i.owner_role),
               "due_at": i.due_at, "done_by": i.done_by, "done_at": i.done_at, "version": i.version} for i in items],
@@ -469,9 +514,15 @@ class PhaseUpdate(BaseModel):
 
 
 def update_phase(engine: Engine, *, actor: Actor, phase_id: int, expected_version: int,
-                 phase_in: PhaseUpdate | dict) -> CommsPhase:
-    """Edit one phase of the plan: name, audience, channels, target date, roles that must sign."""
-    require(actor, Action.edit_phase_plan)
+                 phase_in: PhaseUpdate | dict, reason: str = "") -> CommsPhase:
+    """Edit one phase of the plan: name, audience, channels, target date, roles that must sign.
+
+    Who must sign is guarded twice. The approval policy (data/approval_policy.json) refuses a list
+    that leaves out a role it requires, whoever asks — the audience before and after an audience
+    change both count. Any other change to the roles is not applied but recorded as a proposal
+    that a second person, holding another role, approves (approve_approver_change); the other
+    fields are saved at once."""
+    require_signed_in(actor)
     phase_in = validate_input(PhaseUpdate, phase_in)
     changes = phase_in.model_dump(exclude_unset=True, mode="json")
     if "target_at" in changes:
@@ -482,11 +533,126 @@ def update_phase(engine: Engine, *, actor: Actor, phase_id: int, expected_versio
         raise InvalidInput.single("required_roles", "at least one role must sign")
     if "admin" in (changes.get("required_roles") or []):
         raise InvalidInput.single("required_roles", "admins administer breachdash; they do not sign messages")
+    if len(reason) > 2_000:
+        raise InvalidInput.single("reason", "longer than 2,000 characters")
     with write_session(engine) as session:
         phase = _phase(session, phase_id)
-        before = {key: getattr(phase, key) for key in changes}
-        phase = apply_versioned_update(session, CommsPhase, row_id=phase_id, expected_version=expected_version,
-                                       changes=changes, actor_email=actor.email)
-        record_audit(session, actor=actor.email, action="comms.phase_edited", entity_type="comms_phase",
-                     entity_id=phase_id, incident_id=phase.incident_id, before=before, after=changes)
+        new_roles = list(dict.fromkeys(changes.pop("required_roles", phase.required_roles)))
+        audiences = {phase.audience, changes.get("audience", phase.audience)}
+        problem = removal_problem(load_policy(), key=phase.key, name=phase.name, audiences=audiences,
+                                  new_roles=new_roles)
+        if problem:
+            raise PolicyRefused(problem)
+        require(actor, Action.edit_phase_plan)
+        if phase.version != expected_version:
+            raise StaleUpdate(stale_message(phase))
+        if changes:
+            before = {key: getattr(phase, key) for key in changes}
+            phase = apply_versioned_update(session, CommsPhase, row_id=phase_id, expected_version=expected_version,
+                                           changes=changes, actor_email=actor.email)
+            record_audit(session, actor=actor.email, action="comms.phase_edited", entity_type="comms_phase",
+                         entity_id=phase_id, incident_id=phase.incident_id, before=before, after=changes)
+        if set(new_roles) != set(phase.required_roles):
+            _propose_approvers(session, actor=actor, phase=phase, to_roles=new_roles, reason=reason)
     return phase
+
+
+def _roles_text(roles) -> str:
+    return ", ".join(role_label(r) for r in roles) or "nobody"
+
+
+def _pending_change(session: Session, phase_id: int) -> ApproverChange | None:
+    return session.exec(select(ApproverChange).where(
+        ApproverChange.phase_id == phase_id, ApproverChange.status == ApproverChangeStatus.pending.value)
+        .order_by(col(ApproverChange.id).desc())).first()
+
+
+def _propose_approvers(session: Session, *, actor: Actor, phase: CommsPhase, to_roles: list[str],
+                       reason: str) -> ApproverChange:
+    pending = _pending_change(session, phase.id)
+    if pending is not None:
+        raise Conflict(f"A change to who must sign {phase.name} ({_roles_text(pending.to_roles)}, proposed by "
+                       f"{pending.proposed_by}) already awaits a second person; approve, reject or withdraw it first.")
+    change = ApproverChange(phase_id=phase.id, from_roles=list(phase.required_roles), to_roles=to_roles,
+                            reason=reason.strip(), proposed_by=actor.email,
+                            proposer_roles=sorted(r.value for r in actor.roles))
+    session.add(change)
+    session.flush()
+    log_event(session, incident_id=phase.incident_id, kind=EventKind.communication,
+              title=f"{phase.name}: change of who must sign proposed ({_roles_text(change.from_roles)} → "
+                    f"{_roles_text(to_roles)}), awaiting a second person",
+              detail=change.reason, recorded_by=actor.email, origin=("approver_change", f"{change.id}:proposed"))
+    record_audit(session, actor=actor.email, action="comms.approvers_proposed", entity_type="approver_change",
+                 entity_id=change.id, incident_id=phase.incident_id,
+                 before={"required_roles": change.from_roles},
+                 after={"phase": phase.key, "required_roles": to_roles, "proposer_roles": change.proposer_roles})
+    return change
+
+
+def _open_change(session: Session, change_id: int) -> tuple[ApproverChange, CommsPhase]:
+    change = session.get(ApproverChange, change_id)
+    if change is None:
+        raise NotFound(f"No proposed approver change with id {change_id}.")
+    if change.status != ApproverChangeStatus.pending.value:
+        raise Conflict(f"This change was already {change.status} by {change.decided_by}.")
+    return change, _phase(session, change.phase_id)
+
+
+def approve_approver_change(engine: Engine, *, actor: Actor, change_id: int) -> CommsPhase:
+    """The second person's approval (two-person rule): someone other than the proposer, holding a
+    role the proposer does not, applies the proposed roles — if the policy still allows them and
+    nobody changed the phase's roles meanwhile."""
+    require(actor, Action.decide_approver_change)
+    with write_session(engine) as session:
+        change, phase = _open_change(session, change_id)
+        problem = approver_change_problem(
+            proposer=change.proposed_by, proposer_roles=change.proposer_roles, decider=actor.email,
+            decider_roles=[r.value for r in actor.roles],
+            deciding_roles=[r.value for r in PERMISSIONS[Action.decide_approver_change]])
+        if problem is None:
+            problem = removal_problem(load_policy(), key=phase.key, name=phase.name, audiences=[phase.audience],
+                                      new_roles=change.to_roles)
+        if problem:
+            raise PolicyRefused(problem)
+        if list(phase.required_roles) != list(change.from_roles):
+            raise StaleUpdate(f"Who must sign {phase.name} was changed by {phase.updated_by} at "
+                              f"{_when(phase.updated_at)} since this was proposed — reload, and reject this change.")
+        phase = apply_versioned_update(session, CommsPhase, row_id=phase.id, expected_version=phase.version,
+                                       changes={"required_roles": list(change.to_roles)}, actor_email=actor.email)
+        _decide(session, actor=actor, change=change, phase=phase, status=ApproverChangeStatus.approved)
+    return phase
+
+
+def reject_approver_change(engine: Engine, *, actor: Actor, change_id: int) -> ApproverChange:
+    """Reject a proposed change to who must sign (or, by its proposer, withdraw it)."""
+    require(actor, Action.decide_approver_change)
+    with write_session(engine) as session:
+        change, phase = _open_change(session, change_id)
+        status = (ApproverChangeStatus.withdrawn if actor.email == change.proposed_by
+                  else ApproverChangeStatus.rejected)
+        _decide(session, actor=actor, change=change, phase=phase, status=status)
+    return change
+
+
+def _decide(session: Session, *, actor: Actor, change: ApproverChange, phase: CommsPhase,
+            status: ApproverChangeStatus) -> None:
+    change.status, change.decided_by, change.decided_at = status.value, actor.email, utcnow()
+    session.add(change)
+    session.flush()
+    log_event(session, incident_id=phase.incident_id, kind=EventKind.communication,
+              title=f"{phase.name}: change of who must sign ({_roles_text(change.from_roles)} → "
+                    f"{_roles_text(change.to_roles)}) {status.value}", recorded_by=actor.email,
+              origin=("approver_change", f"{change.id}:{status.value}"))
+    record_audit(session, actor=actor.email, action=f"comms.approvers_{status.value}", entity_type="approver_change",
+                 entity_id=change.id, incident_id=phase.incident_id,
+                 before={"required_roles": change.from_roles},
+                 after={"phase": phase.key, "required_roles": change.to_roles, "status": status.value,
+                        "proposed_by": change.proposed_by})
+
+
+def approval_policy_for(phase: CommsPhase) -> dict:
+    """What the page says about a phase's approvers: the roles the policy requires (with why), and
+    which roles' sign-offs must come from different people."""
+    policy = load_policy()
+    return {"required": policy.required(key=phase.key, audiences=[phase.audience]),
+            "different_people": sorted(policy.different_people)}

@@ -93,3 +93,66 @@ def test_communications_page__checklist_ticks_save_and_a_stale_tick_is_refused(d
 
     [b for b in at.button if b.label == "Save checklist"][0].click().run()
     assert any("Nothing to save" in i.value for i in at.info)
+
+
+def _phase_roles(url, phase_id):
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        value = connection.execute(text("SELECT required_roles FROM comms_phases WHERE id = :p"), {"p": phase_id}).scalar()
+    engine.dispose()
+    return value if isinstance(value, list) else __import__("json").loads(value)
+
+
+def _errors(at) -> str:
+    return " ".join(e.value.replace("\\", "") for e in at.error)
+
+
+def test_communications_page__removing_legal_is_refused_with_the_policy_reason(demo_url):
+    """Issue 19.1: PR sets "Must sign" to PR only on a customer phase; the page says why not."""
+    at, phase_id = _page("pr@demo.example", "detailed_follow_up", demo_url)
+    at.multiselect(key=f"plan_roles_{phase_id}").set_value(["pr"])
+    [b for b in at.button if b.label == "Save plan"][0].click().run()
+    assert not at.exception
+    assert "refused by the approval policy: Legal must sign Detailed follow-up" in _errors(at)
+    assert _phase_roles(demo_url, phase_id) == ["legal", "pr"]
+
+
+def test_communications_page__approver_change_proposed_by_pr_approved_by_legal(demo_url):
+    at, phase_id = _page("pr@demo.example", "detailed_follow_up", demo_url)
+    at.multiselect(key=f"plan_roles_{phase_id}").set_value(["legal", "pr", "executive"])
+    at.text_input(key=f"plan_roles_reason_{phase_id}").set_value("the board asked to see it")
+    [b for b in at.button if b.label == "Save plan"][0].click().run()
+    assert not at.exception and any("awaits a second person" in s.value for s in at.success)
+    assert _phase_roles(demo_url, phase_id) == ["legal", "pr"]  # proposed, not applied
+    assert [b for b in at.button if b.label == "Withdraw my proposal"]
+    assert not [b for b in at.button if b.label == "Approve the change"]  # not by the proposer
+
+    legal, _ = _page("legal@demo.example", "detailed_follow_up", demo_url)
+    assert any("the board asked to see it" in t.value for t in legal.text)
+    [b for b in legal.button if b.label == "Approve the change"][0].click().run()
+    assert not legal.exception and not legal.error
+    assert _phase_roles(demo_url, phase_id) == ["legal", "pr", "executive"]
+
+
+def test_communications_page__a_stale_draft_is_refused_and_the_typed_text_kept(demo_url):
+    """Issue 19.2: Legal saves a newer version while PR edits from version 1; PR's save is refused
+    with who and when, PR's text stays in the box, and the page offers to reload or rebase."""
+    from breachdash.auth.models import Role
+    from breachdash.comms.service import save_message
+    from tests.conftest import actor_with
+
+    at, phase_id = _page("pr@demo.example", "detailed_follow_up", demo_url)
+    mine = at.text_area(key=f"body_{phase_id}").value + "\nPR's addition."
+    at.text_area(key=f"body_{phase_id}").set_value(mine).run()
+    engine = make_engine(demo_url)
+    save_message(engine, actor=actor_with(Role.legal, email="other.legal@demo.example"), phase_id=phase_id,
+                 subject="Legal's subject", body="Legal's version 2.", base_number=1)
+    engine.dispose()
+    at.button(key=f"save_version_{phase_id}").click().run()
+    assert not at.exception
+    assert "changed by other.legal@demo.example at" in _errors(at) and "reload" in _errors(at)
+    assert at.text_area(key=f"body_{phase_id}").value == mine
+    assert {b.label for b in at.button} >= {"Reload version 2", "Keep my text, based on version 2"}
+    at.button(key=f"rebase_draft_{phase_id}").click().run()
+    at.button(key=f"save_version_{phase_id}").click().run()
+    assert not at.exception and any("Saved version 3" in s.value for s in at.success)

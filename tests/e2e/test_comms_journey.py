@@ -36,11 +36,9 @@ def _journey_incident(url: str) -> int:
         record_revision(engine, actor=architect, incident_id=incident.id, revision_in={
             "low": best - 100_000, "best": best, "high": best + 50_000, "data_types": types})
     phases = {r.key: r for r in comms.phase_progress(engine, actor=pr, incident_id=incident.id).itertuples()}
-    notice = phases["initial_notice"]
-    comms.update_phase(engine, actor=legal, phase_id=notice.phase_id, expected_version=int(notice.version),
-                       phase_in={"required_roles": ["legal", "pr"]})
     alignment = comms.save_message(engine, actor=pr, phase_id=phases["internal_alignment"].phase_id,
-                                   subject="Agreed facts", body="Agreed facts for the rewards incident.")
+                                   subject="Agreed facts", body="Agreed facts for the rewards incident.",
+                                   base_number=None)
     for role in ("legal", "pr"):
         comms.sign_off(engine, actor=actor_with(Role(role)), message_version_id=alignment.id, role=role,
                        decision="approve")
@@ -74,6 +72,20 @@ def _sign(page, version):
     except AssertionError:
         page.screenshot(path="/tmp/sign-failure.png", full_page=True)
         raise
+
+
+def _executive_signs(url: str, number: int) -> None:
+    """The executive's sign-off (the approval policy keeps Executive on the initial notice),
+    through the service: this journey is about PR and Legal in the browser."""
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        version_id = connection.execute(text(
+            "SELECT m.id FROM message_versions m JOIN comms_phases p ON p.id = m.phase_id "
+            "JOIN incidents i ON i.id = p.incident_id WHERE i.slug = 'rewards-journey' "
+            "AND p.key = 'initial_notice' AND m.number = :n"), {"n": number}).scalar()
+    comms.sign_off(engine, actor=actor_with(Role.executive), message_version_id=version_id, role="executive",
+                   decision="approve")
+    engine.dispose()
 
 
 def _set_message(page, body):
@@ -116,6 +128,7 @@ def test_comms_journey(browser, demo_server, artifacts):
     legal = new_page()
     _open_notice(legal, demo_server.url, LEGAL)
     _sign(legal, 1)
+    _executive_signs(demo_server.database_url, 1)
     _sign(pr, 1)
     expect(pr.get_by_text("Every required role has approved this exact text.")).to_be_visible(timeout=TIMEOUT)
     pr.screenshot(path=str(artifacts / "e2e-comms-3-approved.png"), full_page=True)
@@ -134,7 +147,7 @@ def test_comms_journey(browser, demo_server, artifacts):
 
     _open_notice(pr, demo_server.url, PR)  # a fresh load, as a person would
     pr.get_by_role("tab", name="Sign-offs").click()
-    expect(pr.get_by_text("Awaiting: Legal, PR").first).to_be_visible(timeout=TIMEOUT)
+    expect(pr.get_by_text("Awaiting: Legal, PR, Executive").first).to_be_visible(timeout=TIMEOUT)
     expect(pr.get_by_test_id("stDataFrame").filter(has_text="stale")).to_contain_text(
         "the best estimate changed from 1,350,000 to 1,400,000")
     pr.screenshot(path=str(artifacts / "e2e-comms-4-stale.png"), full_page=True)
@@ -145,6 +158,7 @@ def test_comms_journey(browser, demo_server, artifacts):
     expect(pr.get_by_text("Saved version 2").first).to_be_visible(timeout=TIMEOUT)
     _open_notice(legal, demo_server.url, LEGAL)
     _sign(legal, 2)
+    _executive_signs(demo_server.database_url, 2)
     _sign(pr, 2)
     pr.get_by_role("tab", name="Status & sending").click()
     for status in ("in review", "approved"):
@@ -166,7 +180,7 @@ def test_comms_journey(browser, demo_server, artifacts):
     engine.dispose()
     assert {"Legal approved Initial notice v1", "PR approved Initial notice v2",
             "Initial notice v2 sent to customers by email, web notice"} <= set(titles)
-    assert actions.count("comms.signed_off") == 6 and actions.count("comms.message_saved") == 3
+    assert actions.count("comms.signed_off") == 8 and actions.count("comms.message_saved") == 3
     assert actions[-1] == "comms.sent"
     for page in (pr, legal, architect):
         page.context.close()

@@ -7,7 +7,7 @@ import pytest
 from breachdash.auth.models import Role
 from breachdash.auth.rules import system_actor
 from breachdash.comms import service as comms
-from breachdash.errors import Conflict, InvalidInput, PermissionDenied
+from breachdash.errors import Conflict, InvalidInput, PermissionDenied, PolicyRefused
 from breachdash.incidents.service import create_incident
 from breachdash.scope.service import record_revision
 from tests.conftest import actor_with
@@ -43,7 +43,7 @@ def _approve_all(engine, version, roles=(("legal", LEGAL), ("pr", PR), ("executi
 
 def _align(engine, incident, phases):
     text = comms.save_message(engine, actor=PR, phase_id=phases["internal_alignment"].phase_id, subject="facts",
-                              body="Agreed facts.")
+                              body="Agreed facts.", base_number=None)
     _approve_all(engine, text, (("legal", LEGAL), ("pr", PR)))
     for status in ("in review", "approved"):
         comms.transition_phase(engine, actor=PR, phase_id=phases["internal_alignment"].phase_id, to_status=status,
@@ -53,7 +53,8 @@ def _align(engine, incident, phases):
 def test_checks_are_recorded_with_each_version(engine, setup):
     incident, phases = setup
     version = comms.save_message(engine, actor=PR, phase_id=phases["initial_notice"].phase_id, subject="Notice",
-                                 body=NOTICE.replace("About 2,000", "About 1,500") + " Exfiltration happened.")
+                                 body=NOTICE.replace("About 2,000", "About 1,500") + " Exfiltration happened.",
+                                 base_number=None)
     warnings = version.checks["warnings"]
     assert any("exfiltration" in w for w in warnings)
     assert any("1,500 is outside the current estimate" in w for w in warnings)
@@ -62,7 +63,7 @@ def test_checks_are_recorded_with_each_version(engine, setup):
 def test_new_version_voids_approvals_and_stale_facts_block_approval(engine, setup):
     incident, phases = setup
     phase_id = phases["initial_notice"].phase_id
-    v1 = comms.save_message(engine, actor=PR, phase_id=phase_id, subject="Notice", body=NOTICE)
+    v1 = comms.save_message(engine, actor=PR, phase_id=phase_id, subject="Notice", body=NOTICE, base_number=None)
     _approve_all(engine, v1)
     assert comms.phase_detail(engine, actor=PR, phase_id=phase_id)["missing"] == []
     record_revision(engine, actor=ARCH, incident_id=incident.id, revision_in={
@@ -72,31 +73,34 @@ def test_new_version_voids_approvals_and_stale_facts_block_approval(engine, setu
     assert set(detail["missing"]) == {"Legal", "PR", "Executive"}
     assert detail["sign_offs"]["standing"].str.contains("best estimate changed from 2,000 to 3,000").all()
     v2 = comms.save_message(engine, actor=PR, phase_id=phase_id, subject="Notice",
-                            body=NOTICE.replace("2,000", "3,000"))
+                            body=NOTICE.replace("2,000", "3,000"), base_number=v1.number)
     with pytest.raises(Conflict, match="superseded by version 2"):
         comms.sign_off(engine, actor=LEGAL, message_version_id=v1.id, role="legal", decision="approve")
     _approve_all(engine, v2)
     assert comms.phase_detail(engine, actor=PR, phase_id=phase_id)["missing"] == []
 
 
-def test_only_holders_sign_and_one_person_with_two_roles_signs_twice(engine, setup):
+def test_only_holders_sign_and_one_person_with_two_roles_cannot_sign_for_both(engine, setup):
     incident, phases = setup
     version = comms.save_message(engine, actor=PR, phase_id=phases["initial_notice"].phase_id, subject="N",
-                                 body=NOTICE)
+                                 body=NOTICE, base_number=None)
     with pytest.raises(PermissionDenied, match="does not hold the role Legal"):
         comms.sign_off(engine, actor=PR, message_version_id=version.id, role="legal", decision="approve")
     both = actor_with(Role.legal, Role.pr, email="both@x.example")
     comms.sign_off(engine, actor=both, message_version_id=version.id, role="legal", decision="approve")
-    comms.sign_off(engine, actor=both, message_version_id=version.id, role="pr", decision="approve")
-    with pytest.raises(Conflict, match="already signed"):
+    with pytest.raises(PolicyRefused, match="Legal and PR sign-offs must come from different people"):
         comms.sign_off(engine, actor=both, message_version_id=version.id, role="pr", decision="approve")
-    assert comms.phase_detail(engine, actor=PR, phase_id=phases["initial_notice"].phase_id)["missing"] == ["Executive"]
+    with pytest.raises(Conflict, match="already signed"):
+        comms.sign_off(engine, actor=both, message_version_id=version.id, role="legal", decision="approve")
+    assert comms.phase_detail(engine, actor=PR, phase_id=phases["initial_notice"].phase_id)["missing"] == [
+        "PR", "Executive"]
 
 
 def test_no_customer_contact_before_alignment_and_placeholders_block_sending(engine, setup):
     incident, phases = setup
     phase_id = phases["initial_notice"].phase_id
-    version = comms.save_message(engine, actor=PR, phase_id=phase_id, subject="N", body=NOTICE + " {{contact_line}}")
+    version = comms.save_message(engine, actor=PR, phase_id=phase_id, subject="N", body=NOTICE + " {{contact_line}}",
+                                 base_number=None)
     _approve_all(engine, version)
     for status in ("in review", "approved"):
         comms.transition_phase(engine, actor=PR, phase_id=phase_id, to_status=status,
@@ -104,7 +108,8 @@ def test_no_customer_contact_before_alignment_and_placeholders_block_sending(eng
     with pytest.raises(Conflict, match="placeholders"):
         comms.mark_sent(engine, actor=PR, phase_id=phase_id, channels=["email"],
                         expected_version=_version(engine, incident, "initial_notice"))
-    clean = comms.save_message(engine, actor=PR, phase_id=phase_id, subject="N", body=NOTICE)
+    clean = comms.save_message(engine, actor=PR, phase_id=phase_id, subject="N", body=NOTICE,
+                               base_number=version.number)
     _approve_all(engine, clean)
     with pytest.raises(Conflict, match="internal alignment"):
         comms.mark_sent(engine, actor=PR, phase_id=phase_id, channels=["email"],
@@ -118,7 +123,7 @@ def test_no_customer_contact_before_alignment_and_placeholders_block_sending(eng
 def test_two_people_approving_at_once_both_count_and_neither_is_lost(engine, setup):
     incident, phases = setup
     version = comms.save_message(engine, actor=PR, phase_id=phases["initial_notice"].phase_id, subject="N",
-                                 body=NOTICE)
+                                 body=NOTICE, base_number=None)
     errors = []
 
     def approve(role, actor):
@@ -139,11 +144,12 @@ def test_two_people_approving_at_once_both_count_and_neither_is_lost(engine, set
 def test_large_message_and_markup_are_stored_as_text(engine, setup):
     incident, phases = setup
     body = NOTICE + " <script>alert(1)</script> ![x](http://evil.example/a.png) " + "a" * 100_000
-    version = comms.save_message(engine, actor=PR, phase_id=phases["initial_notice"].phase_id, subject="N", body=body)
+    version = comms.save_message(engine, actor=PR, phase_id=phases["initial_notice"].phase_id, subject="N", body=body,
+                                 base_number=None)
     assert version.body == body
     with pytest.raises(InvalidInput, match="200,000"):
         comms.save_message(engine, actor=PR, phase_id=phases["initial_notice"].phase_id, subject="N",
-                           body="b" * 200_001)
+                           body="b" * 200_001, base_number=version.number)
 
 
 def test_template_fills_live_facts_and_leaves_unknown_values_as_placeholders(engine, setup):
@@ -160,12 +166,15 @@ def test_phase_plan_is_editable_per_incident_and_stale_edits_are_refused(engine,
 
     incident, phases = setup
     phase_id = phases["initial_notice"].phase_id
+    with pytest.raises(PolicyRefused, match="Executive must sign Initial notice"):
+        comms.update_phase(engine, actor=LEGAL, phase_id=phase_id, expected_version=1,
+                           phase_in={"required_roles": ["legal", "pr"], "channels": ["email", "postal letter"]})
     comms.update_phase(engine, actor=LEGAL, phase_id=phase_id, expected_version=1,
-                       phase_in={"required_roles": ["legal", "pr"], "channels": ["email", "postal letter"]})
+                       phase_in={"channels": ["email", "postal letter"]})
     with pytest.raises(StaleUpdate, match="priya@x.example"):
         comms.update_phase(engine, actor=PR, phase_id=phase_id, expected_version=1, phase_in={"name": "First notice"})
     with pytest.raises(InvalidInput, match="at least one role"):
         comms.update_phase(engine, actor=PR, phase_id=phase_id, expected_version=2, phase_in={"required_roles": []})
-    version = comms.save_message(engine, actor=PR, phase_id=phase_id, subject="N", body=NOTICE)
+    version = comms.save_message(engine, actor=PR, phase_id=phase_id, subject="N", body=NOTICE, base_number=None)
     _approve_all(engine, version, (("legal", LEGAL), ("pr", PR)))
-    assert comms.phase_detail(engine, actor=PR, phase_id=phase_id)["missing"] == []
+    assert comms.phase_detail(engine, actor=PR, phase_id=phase_id)["missing"] == ["Executive"]

@@ -55,6 +55,8 @@ AFFECTED_REPEAT = re.compile(r"^This file was already imported as revision \d+ o
 DELIVERY_REPEAT = re.compile(r"^This file was already imported on [\d\- :]+ UTC by \S+@\S+ \(as [\w.\-]+\); "
                              r"nothing was changed\.$")
 SAME_TEXT = re.compile(r"^Version \d+ already has exactly this text\.$")
+STALE_DRAFT = re.compile(r"^The message was changed by \S+@\S+ at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC "
+                         r"\(version \d+; you started from version \d+\) — reload")
 OUTREACH_MOVED = re.compile(r"^The outreach figures were changed by \S+@\S+ at [\d\- :]+ UTC while this was being "
                             r"processed; nothing was changed — run it again\.$")
 
@@ -63,10 +65,11 @@ def _person(name: str, *roles: str) -> dict:
     return {"email": f"{name}@conc.example", "roles": list(roles)}
 
 
-# Several people per role, and one person who holds two roles and signs as each.
+# Several people per role, and one person who holds two roles (the approval policy lets them sign
+# as one of them only: Legal and PR sign-offs come from different people).
 SIGNERS = [(_person("legal-a", "legal"), "legal"), (_person("legal-b", "legal"), "legal"),
            (_person("pr-a", "pr"), "pr"), (_person("pr-b", "pr"), "pr"),
-           (_person("counsel", "legal", "pr"), "legal"), (_person("counsel", "legal", "pr"), "pr")]
+           (_person("counsel", "legal", "pr"), "legal"), (_person("pr-c", "pr"), "pr")]
 
 
 def _affected_file(path: Path, tag: str, customers: int) -> str:
@@ -92,8 +95,10 @@ def build_plan(engine, workdir: Path) -> dict:
     phases = {row.key: int(row.phase_id) for row in
               comms.phase_progress(engine, actor=system, incident_id=incident.id).itertuples()}
     versions = {key: comms.save_message(engine, actor=system, phase_id=phases[key], subject=f"{key} update",
-                                        body=f"Text of the {key} message for the concurrency run.").id
+                                        body=f"Text of the {key} message for the concurrency run.",
+                                        base_number=None).id  # the demo has no draft for these yet
                 for key in ("remediation_update", "closure_review")}
+    draft_base = comms.phase_detail(engine, actor=system, phase_id=phases["detailed_follow_up"])["latest"].number
     with read_session(engine) as session:
         items = session.exec(select(ChecklistItem).where(col(ChecklistItem.phase_id).in_(
             [phases["detailed_follow_up"], phases["remediation_update"]])).order_by(col(ChecklistItem.id))).all()
@@ -130,7 +135,7 @@ def build_plan(engine, workdir: Path) -> dict:
         # Drafts of one phase's message; writers 0 and 1 save the very same text.
         ops[w].append({"kind": "save_message", "phase_id": phases["detailed_follow_up"], "subject": "Follow-up",
                        "body": "Shared draft." if w < 2 else f"Draft by writer {w}.",
-                       "actor": _person(f"drafter-{w}", "pr"), "shared_text": w < 2})
+                       "actor": _person(f"drafter-{w}", "pr"), "shared_text": w < 2, "base_number": draft_base})
         path = same_delivery if w < 2 else _delivery_file(workdir / f"delivery-{w}.csv", f"own{w}", 15 + w)
         ops[w].append({**base, "kind": "delivery_import", "path": path, "actor": outreach[w],
                        "shared_file": w < 2})
@@ -259,7 +264,9 @@ def unexpected_refusals(outcomes: list[dict]) -> list[str]:
                 fine = signed is not None and signed["email"] == op["actor"]["email"] and \
                     signed["role"] == Role(op["role"]).label
             case "save_message":
-                fine = error == "Conflict" and op["shared_text"] and SAME_TEXT.match(message) is not None
+                # All drafters started from the same version: one wins, the others are told who won.
+                fine = (error == "Conflict" and op["shared_text"] and SAME_TEXT.match(message) is not None) or (
+                    error == "StaleUpdate" and STALE_DRAFT.match(message) is not None)
             case "affected_import":
                 fine = error == "Conflict" and op["shared_file"] and AFFECTED_REPEAT.match(message) is not None
             case "delivery_import":
@@ -323,8 +330,8 @@ def check_outcomes(engine, plan: dict, before: dict, outcomes: list[dict]) -> No
     assert after["drafts"][:len(before["drafts"])] == before["drafts"]
     assert [n for n, _sha in new_drafts] == list(range(first, first + len(new_drafts)))
     assert sorted(new_drafts) == sorted((o["wrote"]["number"], o["wrote"]["sha256"]) for o in ok["save_message"])
-    assert all(o["ok"] for o in outcomes if o["op"]["kind"] == "save_message" and not o["op"]["shared_text"])
-    assert any(o["ok"] for o in outcomes if o["op"]["kind"] == "save_message" and o["op"]["shared_text"])
+    # Every drafter started from the same version: exactly one draft is saved, none silently over another.
+    assert len(ok["save_message"]) == 1
 
     # Delivery reports: each successful import stored once; the shared file at most once; the
     # first to commit always succeeds; every recount of the outreach state is audited.

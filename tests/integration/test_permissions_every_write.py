@@ -98,6 +98,19 @@ class Context:
         progress = comms.phase_progress(self.engine, actor=SYSTEM, incident_id=incident.id)
         return next(progress.loc[progress["key"] == "remediation_update"].itertuples())
 
+    def latest_number(self, key: str) -> int | None:
+        latest = comms.phase_detail(self.engine, actor=SYSTEM, phase_id=self.phases[key].phase_id)["latest"]
+        return latest.number if latest else None
+
+    def proposal(self, proposer_role: str) -> int:
+        """A pending proposal, by a person holding only `proposer_role`, to add the Architect to a
+        fresh phase's approvers; returns its id."""
+        phase = self.fresh_phase()
+        comms.update_phase(self.engine, actor=actor_with(Role(proposer_role), email=f"proposer-{self.next()}@x.example"),
+                           phase_id=phase.phase_id, expected_version=phase.version,
+                           phase_in={"required_roles": ["legal", "pr", "architect"]})
+        return comms.phase_detail(self.engine, actor=SYSTEM, phase_id=phase.phase_id)["approver_change"].id
+
     def version(self, key: str) -> int:
         return _phase_version(self.engine, self.incident.id, key)
 
@@ -118,7 +131,13 @@ CALLS = {
     "breachdash.auth.service.set_password": (Action.manage_users, lambda c: (email := c.user("pr")) and (lambda a: auth.set_password(
         c.engine, actor=a, email=email, password="a long enough passphrase"))),
     "breachdash.comms.service.save_message": (Action.draft_message, lambda c: lambda a: comms.save_message(
-        c.engine, actor=a, phase_id=c.phases["closure_review"].phase_id, subject="s", body=f"draft {c.next()}")),
+        c.engine, actor=a, phase_id=c.phases["closure_review"].phase_id, subject="s", body=f"draft {c.next()}",
+        base_number=c.latest_number("closure_review"))),
+    "breachdash.comms.service.approve_approver_change": (Action.decide_approver_change, lambda c: (
+        changes := (c.proposal("pr"), c.proposal("legal"))) and (lambda a: comms.approve_approver_change(
+            c.engine, actor=a, change_id=changes[1 if a is not None and a.holds(Role.pr) else 0]))),
+    "breachdash.comms.service.reject_approver_change": (Action.decide_approver_change, lambda c: (
+        change := c.proposal("pr")) and (lambda a: comms.reject_approver_change(c.engine, actor=a, change_id=change))),
     "breachdash.comms.service.sign_off": (Action.sign_off, lambda c: lambda a: comms.sign_off(
         c.engine, actor=a, message_version_id=c.notice_version.id, role=next(iter(a.roles)) if a else "legal", decision="approve")),
     "breachdash.comms.service.transition_phase": (Action.edit_phase_plan, lambda c: (phase := c.fresh_phase()) and (lambda a: comms.transition_phase(

@@ -32,6 +32,7 @@ EXPECTED = {
     Action.set_milestone: {"architect", "legal"},
     Action.manage_actions: {"architect", "legal", "executive"},
     Action.edit_phase_plan: {"pr", "legal"},
+    Action.decide_approver_change: {"executive", "pr", "legal"},
     Action.edit_checklist: {"executive", "pr", "legal", "architect"},
     Action.draft_message: {"pr", "legal"},
     Action.sign_off: {"executive", "pr", "legal"},
@@ -49,9 +50,12 @@ def _context(engine):
     incident = create_incident(engine, actor=system, incident_in={"slug": "matrix", "title": "T", "company": "C"})
     phases = {row.key: row for row in comms.phase_progress(engine, actor=system, incident_id=incident.id).itertuples()}
     for key in ("internal_alignment", "initial_notice"):
-        version = comms.save_message(engine, actor=system, phase_id=phases[key].phase_id, subject="s", body=f"{key} text")
+        version = comms.save_message(engine, actor=system, phase_id=phases[key].phase_id, subject="s", body=f"{key} text",
+                                     base_number=None)
+        # The policy wants Legal, PR (and Executive) sign-offs from different people.
         for role in ("legal", "pr", "executive") if key == "initial_notice" else ("legal", "pr"):
-            comms.sign_off(engine, actor=system, message_version_id=version.id, role=role, decision="approve")
+            comms.sign_off(engine, actor=actor_with(Role(role), email=f"matrix-{role}@x.example"),
+                           message_version_id=version.id, role=role, decision="approve")
         for status in ("in review", "approved"):
             current = comms.phase_progress(engine, actor=system, incident_id=incident.id)
             phase_version = int(current.loc[current["key"] == key, "version"].iloc[0])
@@ -68,6 +72,23 @@ def _context(engine):
 def _phase_version(engine, incident_id, key):
     current = comms.phase_progress(engine, actor=system_actor(), incident_id=incident_id)
     return int(current.loc[current["key"] == key, "version"].iloc[0])
+
+
+def _latest_number(engine, phase_id):
+    latest = comms.phase_detail(engine, actor=system_actor(), phase_id=phase_id)["latest"]
+    return latest.number if latest else None
+
+
+def _propose_added_architect(engine, incident_id, key, phase_id) -> int:
+    """A pending proposal (by a PR person) to add the Architect to a phase's approvers, or the one
+    already pending; returns its id."""
+    pending = comms.phase_detail(engine, actor=system_actor(), phase_id=phase_id)["approver_change"]
+    if pending is None:
+        comms.update_phase(engine, actor=actor_with(Role.pr, email="proposer@x.example"), phase_id=phase_id,
+                           expected_version=_phase_version(engine, incident_id, key),
+                           phase_in={"required_roles": ["legal", "pr", "architect"]})
+        pending = comms.phase_detail(engine, actor=system_actor(), phase_id=phase_id)["approver_change"]
+    return pending.id
 
 
 def _call(action, engine, actor, role, ctx, index):
@@ -105,12 +126,16 @@ def _call(action, engine, actor, role, ctx, index):
                "remediation_update"][index]
         comms.transition_phase(engine, actor=actor, phase_id=phases[key].phase_id, to_status="drafting",
                                expected_version=_phase_version(engine, incident_id, key))
+    elif action == Action.decide_approver_change:
+        key = ["detailed_follow_up", "remediation_update", "closure_review"][index % 3]
+        change = _propose_added_architect(engine, incident_id, key, phases[key].phase_id)
+        comms.reject_approver_change(engine, actor=actor, change_id=change)
     elif action == Action.edit_checklist:
         item = ctx["items"][index]
         comms.set_checklist_item(engine, actor=actor, item_id=item.id, done=True, expected_version=item.version)
     elif action == Action.draft_message:
         comms.save_message(engine, actor=actor, phase_id=phases["closure_review"].phase_id, subject="s",
-                           body=f"draft by {role}")
+                           body=f"draft by {role}", base_number=_latest_number(engine, phases["closure_review"].phase_id))
     elif action == Action.sign_off:
         comms.sign_off(engine, actor=actor, message_version_id=ctx["notice_version"].id, role=role, decision="approve")
     elif action == Action.mark_sent:
