@@ -150,15 +150,23 @@ def actor_for_email(engine: Engine, email: str) -> Actor | None:
 def authenticate(engine: Engine, *, email: str, password: str) -> Actor | None:
     """Check a local password. Returns None for any failure (no hint which part was wrong); raises
     SignInLocked after too many failures for the address, whether or not it is an account, so
-    the refusal tells a guesser nothing either."""
+    the refusal tells a guesser nothing either.
+
+    The check and the record are one step under the database's write lock: an attempt that may
+    go ahead is counted as a failure before its password is checked, and the count is cleared if
+    the password is right. So any number of parallel attempts, on any number of servers, check at
+    most MAX_FAILED_SIGN_INS passwords per window — and the slow password hash runs outside the
+    lock, so it never holds up other writers."""
     key = email.strip().lower()[:320]
     now = utcnow()
-    with read_session(engine) as session:
+    with write_session(engine) as session:
         user = session.exec(select(User).where(User.email == key)).first()
         stored = user.password_hash if user and user.is_active and user.password_hash else None
         failures = session.exec(select(SignInFailure.failed_at).where(
             SignInFailure.email == key, SignInFailure.failed_at > now - SIGN_IN_WINDOW)).all()
-    locked_until = sign_in_locked_until(list(failures), now)
+        locked_until = sign_in_locked_until(list(failures), now)
+        if locked_until is None:
+            session.add(SignInFailure(email=key, failed_at=now))  # until the password proves right
     if locked_until is not None:
         raise SignInLocked(f"Too many failed sign-ins for this address. Try again after "
                            f"{locked_until.astimezone(timezone.utc):%H:%M} UTC, or ask an admin to reset the password.")
@@ -167,12 +175,11 @@ def authenticate(engine: Engine, *, email: str, password: str) -> Actor | None:
         verified = stored is not None
     except (VerificationError, InvalidHashError):
         verified = False
+    if not verified:
+        return None
     with write_session(engine) as session:
-        if verified:
-            session.execute(delete(SignInFailure).where(SignInFailure.email == key))
-        else:
-            session.add(SignInFailure(email=key, failed_at=now))
-    return actor_for_email(engine, key) if verified else None
+        session.execute(delete(SignInFailure).where(SignInFailure.email == key))
+    return actor_for_email(engine, key)
 
 
 def demo_mode(engine: Engine) -> bool:

@@ -62,3 +62,54 @@ def test_password_reset_by_an_admin_unlocks(engine):
         _fail(engine, "pat@x.example", MAX_FAILED_SIGN_INS)
         set_password(engine, actor=system_actor(), email="pat@x.example", password="a brand new passphrase")
         assert authenticate(engine, email="pat@x.example", password="a brand new passphrase") is not None
+
+
+class _CountingHasher:
+    """The real hasher, counting the passwords it checks."""
+
+    def __init__(self, real):
+        self.real, self.checked, self.lock = real, 0, __import__("threading").Lock()
+
+    def verify(self, stored, password):
+        with self.lock:
+            self.checked += 1
+        return self.real.verify(stored, password)
+
+
+def test_parallel_sign_ins_on_two_servers__at_most_five_passwords_checked(engine, monkeypatch):
+    """Issue 19.4: twenty wrong attempts at once for one account, split over two servers' engines:
+    the check and the record are one step under the write lock, so at most five passwords are
+    checked and the rest are refused as locked (then the right password is refused too)."""
+    import threading
+
+    from breachdash import auth
+    from breachdash.db import make_engine
+    from tests.figures import FIGURES
+
+    add_user(engine, actor=system_actor(), user_in={"email": "pat@x.example", "password": PASSWORD, "roles": ["legal"]})
+    counter = _CountingHasher(auth.service._hasher)
+    monkeypatch.setattr(auth.service, "_hasher", counter)
+    servers = [engine, make_engine(engine.url.render_as_string(hide_password=False))]
+    start, outcomes = threading.Barrier(20), []
+
+    def attempt(index):
+        start.wait()
+        try:
+            outcomes.append("signed in" if authenticate(servers[index % 2], email="pat@x.example",
+                                                        password=f"wrong guess {index}") else "wrong")
+        except SignInLocked:
+            outcomes.append("locked")
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    servers[1].dispose()
+    checked = outcomes.count("wrong") + outcomes.count("signed in")
+    assert len(outcomes) == 20
+    assert counter.checked == checked <= MAX_FAILED_SIGN_INS, outcomes
+    assert outcomes.count("locked") >= 20 - MAX_FAILED_SIGN_INS
+    with pytest.raises(SignInLocked):
+        authenticate(engine, email="pat@x.example", password=PASSWORD)
+    FIGURES[f"parallel sign-in attempts checked of 20 ({engine.dialect.name})"] = checked
