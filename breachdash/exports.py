@@ -60,14 +60,21 @@ def timeline_document(engine: Engine, *, actor: Actor, incident_id: int, as_know
         history=revision_history(engine, actor=actor, incident_id=incident_id, as_known_at=as_known_at))
 
 
+def _text(value: object) -> str:
+    """A text cell: empty where the value is absent (pandas fills a text column holding Nones with
+    NaN once any row has text, e.g. the reason of a retraction) — never "nan"."""
+    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+
+
 def _event_rows(doc: TimelineDocument) -> list[dict]:
     return [{
-        "id": int(e.id), "happened": local_time(e.occurred_at, doc.zone), "precision": e.precision, "kind": e.kind,
-        "title": e.title, "detail": e.detail, "systems": e.systems, "source": e.source_ref,
-        "recorded": local_time(e.recorded_at, doc.zone), "recorded_by": e.recorded_by, "state": e.state,
+        "id": int(e.id), "happened": local_time(e.occurred_at, doc.zone), "precision": _text(e.precision),
+        "kind": _text(e.kind), "title": _text(e.title), "detail": _text(e.detail), "systems": _text(e.systems),
+        "source": _text(e.source_ref), "recorded": local_time(e.recorded_at, doc.zone),
+        "recorded_by": _text(e.recorded_by), "state": _text(e.state),
         "supersedes": None if pd.isna(e.supersedes) else int(e.supersedes),
         "superseded_by": None if pd.isna(e.superseded_by) else int(e.superseded_by),
-        "retraction_reason": e.retraction_reason,
+        "retraction_reason": _text(e.retraction_reason),
     } for e in doc.events.itertuples()]
 
 
@@ -105,7 +112,8 @@ def to_json(doc: TimelineDocument) -> bytes:
                       for d in doc.durations],
         "events": _event_rows(doc),
     }
-    return (json.dumps(payload, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    # allow_nan=False: strict JSON or an error, never a bare NaN token that parsers reject.
+    return (json.dumps(payload, ensure_ascii=False, indent=2, allow_nan=False) + "\n").encode("utf-8")
 
 
 def _md(text: object) -> str:
