@@ -171,8 +171,9 @@ with lookup_tab:
                 ui.show_error(exc)
             else:
                 if history.affected:
-                    st.success(f"In the affected-customers list: region {history.affected['region']}, segment "
-                               f"{history.affected['segment'] or '—'}.", icon="🎯")
+                    # Region and segment come from an imported file: shown as typed, never as markup.
+                    st.success(f"In the affected-customers list: region {escape_markdown(history.affected['region'])}, "
+                               f"segment {escape_markdown(history.affected['segment'] or '—')}.", icon="🎯")
                 else:
                     st.warning("Not in the latest affected-customers list.", icon="🔍")
                 if history.events.empty:
