@@ -78,7 +78,8 @@ def cmd_users_grant(args) -> int:
     engine = _engine(args)
     action = grant_role if args.users_command == "grant" else revoke_role
     action(engine, actor=system_actor(), email=args.email, role=args.role)
-    print(f"{args.users_command.capitalize()}ed {args.role} {'to' if args.users_command == 'grant' else 'from'} {args.email}.")
+    done = {"grant": "Granted", "revoke": "Revoked"}[args.users_command]
+    print(f"{done} {args.role} {'to' if args.users_command == 'grant' else 'from'} {args.email}.")
     return 0
 
 
