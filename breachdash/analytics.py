@@ -14,22 +14,25 @@ from breachdash.incidents.models import Incident
 from breachdash.incidents.service import get_incident
 from breachdash.obligations.service import upcoming_obligations
 from breachdash.outreach.service import outreach_totals
-from breachdash.scope.service import CurrentScope, current_scope, revision_history
+from breachdash.scope.rules import PROTECTION_WORDS
+from breachdash.scope.service import ScopeState, revision_history, scope_state
 
 
 @dataclass(frozen=True)
 class FinancialExposure:
-    """The first thing leadership asks: is financial data involved, and for how many?"""
+    """The first thing leadership asks: is financial data involved, for how many, and was it
+    readable? One plain line per data type and population, in the strongest state found."""
 
     state: str  # "confirmed", "suspected" or "not found"
-    customers: int  # largest count among the financial data types in that state
+    lines: list[str]  # "Payment card numbers: up to 8,600,000 individuals — encrypted; … (US consumers)"
     data_types: list[str]  # display names
+    all_protected: bool = False  # every line is encrypted with the key safe, hashed, partial or expired
 
 
 @dataclass(frozen=True)
 class Overview:
     incident: Incident
-    scope: CurrentScope | None
+    scope: ScopeState | None
     history: pd.DataFrame
     financial: FinancialExposure
     phases: pd.DataFrame
@@ -38,20 +41,37 @@ class Overview:
     read_at: datetime
 
 
-def financial_exposure(scope: CurrentScope | None) -> FinancialExposure:
+PROTECTED = ("encrypted, key not taken", "hashed", "partial or truncated", "expired")
+
+
+def financial_exposure(scope: ScopeState | None) -> FinancialExposure:
     if scope is None:
-        return FinancialExposure("not found", 0, [])
-    financial = scope.data_types[scope.data_types["tier"] == "financial"]
+        return FinancialExposure("not found", [], [])
+    types = scope.data_types
+    financial = types[types["tier"] == "financial"]
+    several = len(scope.populations) > 1
     for state in ("confirmed", "suspected"):
         rows = financial[financial["status"] == state]
         if len(rows):
-            return FinancialExposure(state, int(rows["count"].max()), rows["name"].tolist())
-    return FinancialExposure("not found", 0, [])
+            lines = [f"{r.name}: {r.figure.describe(r.unit)} — {PROTECTION_WORDS.get(r.protection, r.protection)}"
+                     + (f" ({r.population})" if several else "") for r in rows.itertuples()]
+            return FinancialExposure(state, lines, list(dict.fromkeys(rows["name"])),
+                                     all_protected=bool(rows["protection"].isin(PROTECTED).all()))
+    return FinancialExposure("not found", [], [])
+
+
+def headline_text(scope: ScopeState | None) -> str:
+    """The scope in one line: the total where it means something, else each population's figure."""
+    if scope is None:
+        return "no estimate yet"
+    if scope.total is not None:
+        return scope.total.describe(scope.total_unit, short=True)
+    return "; ".join(f"{p.label}: {p.figure.describe(p.unit, short=True)}" for p in scope.populations)
 
 
 def overview(engine: Engine, *, actor: Actor | None, incident_id: int) -> Overview:
     require_signed_in(actor)
-    scope = current_scope(engine, actor=actor, incident_id=incident_id)
+    scope = scope_state(engine, actor=actor, incident_id=incident_id)
     return Overview(
         incident=get_incident(engine, actor=actor, incident_id=incident_id),
         scope=scope,
@@ -82,7 +102,7 @@ def portfolio(engine: Engine, *, actor: Actor | None) -> pd.DataFrame:
         worst = late.iloc[0] if len(late) else (due.iloc[0] if len(due) else None)
         rows.append({
             "incident_id": item.id, "incident": item.title, "company": item.company,
-            "affected": data.scope.best if data.scope else None, "unit": data.scope.unit if data.scope else "",
+            "affected": headline_text(data.scope), "unit": data.scope.total_unit or "" if data.scope else "",
             "financial": data.financial.state, "contained": data.incident.contained_at is not None,
             "phases_sent": int(data.phases["status"].isin(["sent", "done"]).sum()), "phases": len(data.phases),
             "late": len(late), "worst_deadline": None if worst is None else worst["due_at"],

@@ -15,8 +15,9 @@ from breachdash.auth.rules import Actor, require_signed_in
 from breachdash.display import countdown, duration, local_time
 from breachdash.errors import InvalidInput
 from breachdash.outreach.service import funnel_frame, reconciliation
-from breachdash.reviews.rules import TIER_CALLOUTS, Change
+from breachdash.reviews.rules import TIER_CALLOUTS, Change, populations_in
 from breachdash.reviews.service import since_last_review
+from breachdash.scope.rules import PROTECTION_WORDS
 
 
 @dataclass
@@ -82,19 +83,31 @@ def briefing_document(engine: Engine, *, actor: Actor, incident_id: int) -> Brie
     if scope is None:
         figures.append(HeadlineFigure("Affected", "no estimate yet", read_at))
     else:
-        figures.append(HeadlineFigure(f"Affected {scope.unit} (best estimate)", f"{scope.best:,}", scope.recorded_at,
-                                      f"range {scope.low:,}–{scope.high:,}; revision {scope.seq}, "
-                                      f"confidence {scope.confidence}"))
-        baseline = since.marker.snapshot.get("best") if since.marker else None
-        if since.marker is not None and baseline is not None:
-            delta = scope.best - baseline
-            figures.append(HeadlineFigure("Change since the last review", f"{delta:+,}" if delta else "no change",
-                                          scope.recorded_at, f"review started {local_time(since.marker.started_at, incident.display_timezone)}"))
-        types = scope.data_types
-        callouts = types[types["tier"].isin(TIER_CALLOUTS)]
+        if scope.total is not None and len(scope.populations) > 1:
+            figures.append(HeadlineFigure(f"Affected {scope.total_unit}, all populations", scope.total.headline(),
+                                          scope.recorded_at, f"{scope.total.range_text(short=False)}; populations "
+                                                             "counted in no other, added up"))
+        for population in scope.populations:
+            figures.append(HeadlineFigure(
+                f"{population.label}: affected {population.unit}", population.figure.headline(),
+                population.recorded_at, f"{population.figure.range_text(short=False)}; revision {population.seq}, "
+                                        f"confidence {population.confidence}"))
+        if since.marker is not None:
+            before = populations_in(since.marker.snapshot)
+            moved = [f"{p.label}: {before[p.key]['figure']} → {p.figure.describe(p.unit)}" for p in scope.populations
+                     if p.key in before and before[p.key]["figure"] != p.figure.describe(p.unit)]
+            new = [p.label for p in scope.populations if p.key not in before]
+            text = "; ".join(moved + [f"new population: {label}" for label in new]) or "no change"
+            figures.append(HeadlineFigure("Change since the last review", "changed" if moved or new else "no change",
+                                          scope.recorded_at, f"{text}; review started "
+                                          f"{local_time(since.marker.started_at, incident.display_timezone)}"))
+        types = scope.data_types.drop_duplicates("data_type")
+        callouts = scope.data_types[scope.data_types["tier"].isin(TIER_CALLOUTS)]
         figures.append(HeadlineFigure(
             "Exposed data types", f"{len(types)} types", scope.recorded_at,
-            ("Sensitive: " + ", ".join(f"{r.name} ({r.status})" for r in callouts.itertuples())) if len(callouts)
+            ("Sensitive: " + ", ".join(
+                f"{r.name} ({r.status}, {r.figure.describe()}, {PROTECTION_WORDS.get(r.protection, r.protection)})"
+                for r in callouts.itertuples())) if len(callouts)
             else "no financial, government ID, credential or health data"))
     figures.append(HeadlineFigure(
         "Containment", f"contained {local_time(incident.contained_at, incident.display_timezone)}"
@@ -155,7 +168,7 @@ def _chart_images(doc: Briefing) -> list[bytes]:
     figures = []
     scope = doc.data.scope
     if scope is not None:
-        figures.append(charts.estimate_trend(doc.data.history, unit=scope.unit))
+        figures.append(charts.estimate_trend(doc.data.history))
         figures.append(charts.exposure_by_type(scope.data_types))
     if doc.funnel is not None:
         name = doc.data.phases.loc[doc.data.phases["key"] == doc.main_phase, "phase"].iloc[0]

@@ -210,7 +210,7 @@ def cmd_import_affected(args) -> int:
     try:
         revision, summary = import_affected_file(engine, actor=system_actor(), incident_id=incident.id,
                                                  path=Path(args.file), reason=args.reason or "",
-                                                 scope_label=args.scope_label, progress=_progress_printer())
+                                                 population=args.population, progress=_progress_printer())
     finally:
         print(file=sys.stderr)
     print(f"Recorded scope revision {revision.seq} for '{incident.slug}': {summary.describe()}.")
@@ -394,7 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
     affected.add_argument("file", help="CSV or Parquet (docs/file-formats.md)")
     affected.add_argument("--incident", required=True, help="id or slug")
     affected.add_argument("--reason", help="why this revision (shown in the history)")
-    affected.add_argument("--scope-label", default="all", help="e.g. all, US, EU")
+    affected.add_argument("--population", default="all",
+                          help="the key of the population this file revises (default: all)")
     affected.set_defaults(func=cmd_import_affected)
 
     outreach = sub.add_parser("import-outreach", help="import a vendor delivery-status report")

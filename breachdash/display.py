@@ -14,6 +14,30 @@ def local_time(value: datetime | None, zone: str = "UTC", fmt: str = "%Y-%m-%d %
     return value.astimezone(ZoneInfo(zone)).strftime(fmt)
 
 
+def moment(value: datetime | None, precision: str = "exact", zone: str = "UTC") -> str:
+    """A time as well as it is known: '2017-07-29 14:05 EDT', '29 Jul 2017', 'December 2018',
+    'about 29 Jul 2017'."""
+    if value is None or pd.isna(value):
+        return "—"
+    local = value.astimezone(ZoneInfo(zone))
+    if precision == "day":
+        return f"{local.day} {local:%b %Y}"
+    if precision == "month":
+        return f"{local:%B %Y}"
+    if precision == "approximate":
+        return f"about {local.day} {local:%b %Y}"
+    return local.strftime("%Y-%m-%d %H:%M %Z")
+
+
+def span(value: timedelta | None, approximate: bool = False) -> str:
+    """A duration; one with an imprecise end in whole days: 'about 141 days'."""
+    if value is None or not approximate:
+        return duration(value)
+    days = round(value.total_seconds() / 86_400)
+    sign = "−" if days < 0 else ""
+    return f"about {sign}{abs(days)} day{'s' if abs(days) != 1 else ''}"
+
+
 def count(value: int | None) -> str:
     return "—" if value is None else f"{value:,}"
 

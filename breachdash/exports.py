@@ -13,20 +13,14 @@ from sqlalchemy.engine import Engine
 
 from breachdash.auth.rules import Actor, require_signed_in
 from breachdash.common import spreadsheet_safe, utcnow
-from breachdash.display import duration, local_time
+from breachdash.display import local_time, moment, span
 from breachdash.errors import InvalidInput
+from breachdash.incidents.models import MILESTONE_NAMES
 from breachdash.incidents.service import get_incident
 from breachdash.scope.service import latest_systems, revision_history
 from breachdash.timeline.rules import milestone_durations
-from breachdash.timeline.service import milestones_as_known_at, timeline_frame
+from breachdash.timeline.service import milestone_precisions_as_known_at, milestones_as_known_at, timeline_frame
 
-MILESTONE_NAMES = {
-    "intrusion_started_at": "Intrusion began", "detected_at": "Detected", "legal_aware_at": "Legal aware",
-    "breach_determined_at": "Breach determined", "materiality_determined_at": "Materiality determined",
-    "assessment_completed_at": "Assessment completed", "classified_major_at": "Classified major",
-    "contained_at": "Contained", "remediated_at": "Remediated", "first_notice_at": "First customer notice",
-    "closed_at": "Closed",
-}
 FORMATS = {"md": "text/markdown", "csv": "text/csv", "json": "application/json"}
 
 
@@ -38,6 +32,7 @@ class TimelineDocument:
     produced_at: datetime
     produced_by: str
     milestones: dict
+    precisions: dict  # milestone field -> precision (absent: exact)
     durations: list
     systems: list[str]
     events: pd.DataFrame
@@ -49,13 +44,16 @@ def timeline_document(engine: Engine, *, actor: Actor, incident_id: int, as_know
     require_signed_in(actor)
     incident = get_incident(engine, actor=actor, incident_id=incident_id)
     milestones = milestones_as_known_at(engine, actor=actor, incident_id=incident_id, as_known_at=as_known_at)
+    precisions = milestone_precisions_as_known_at(engine, actor=actor, incident_id=incident_id,
+                                                  as_known_at=as_known_at)
     events = timeline_frame(engine, actor=actor, incident_id=incident_id, as_known_at=as_known_at)
     systems = set(latest_systems(engine, actor=actor, incident_id=incident_id)["system"]) if as_known_at is None else set()
     for value in events["systems"]:
         systems |= {s.strip() for s in value.split(",") if s.strip()}
     return TimelineDocument(
         incident=incident, zone=zone or incident.display_timezone, as_known_at=as_known_at, produced_at=utcnow(),
-        produced_by=actor.email, milestones=milestones, durations=milestone_durations(milestones),
+        produced_by=actor.email, milestones=milestones, precisions=precisions,
+        durations=milestone_durations(milestones, precisions),
         systems=sorted(systems), events=events,
         history=revision_history(engine, actor=actor, incident_id=incident_id, as_known_at=as_known_at))
 
@@ -68,7 +66,8 @@ def _text(value: object) -> str:
 
 def _event_rows(doc: TimelineDocument) -> list[dict]:
     return [{
-        "id": int(e.id), "happened": local_time(e.occurred_at, doc.zone), "precision": _text(e.precision),
+        "id": int(e.id), "happened": moment(e.occurred_at, _text(e.precision) or "exact", doc.zone),
+        "precision": _text(e.precision),
         "kind": _text(e.kind), "title": _text(e.title), "detail": _text(e.detail), "systems": _text(e.systems),
         "source": _text(e.source_ref), "recorded": local_time(e.recorded_at, doc.zone),
         "recorded_by": _text(e.recorded_by), "state": _text(e.state),
@@ -107,8 +106,14 @@ def to_json(doc: TimelineDocument) -> bytes:
         "produced_at": doc.produced_at.isoformat(), "produced_by": doc.produced_by,
         "systems_involved": doc.systems,
         "milestones": {MILESTONE_NAMES[k]: (v.isoformat() if v else None) for k, v in doc.milestones.items()},
+        # A day or month is stored as its earliest moment in the incident's zone; "shown" says it as known.
+        "milestone_precisions": {MILESTONE_NAMES[k]: doc.precisions.get(k, "exact")
+                                 for k, v in doc.milestones.items() if v is not None},
+        "milestones_shown": {MILESTONE_NAMES[k]: moment(v, doc.precisions.get(k, "exact"), doc.zone)
+                             for k, v in doc.milestones.items() if v is not None},
         "durations": [{"name": d.name, "definition": d.definition,
-                       "seconds": d.value.total_seconds() if d.value is not None else None, "flag": d.flag}
+                       "seconds": d.value.total_seconds() if d.value is not None else None, "flag": d.flag,
+                       "approximate": d.approximate, "shown": span(d.value, d.approximate)}
                       for d in doc.durations],
         "events": _event_rows(doc),
     }
@@ -134,9 +139,10 @@ def to_markdown(doc: TimelineDocument) -> bytes:
              "## Systems involved", ""]
     lines += [f"- {_md(s)}" for s in doc.systems] or ["- none recorded"]
     lines += ["", "## Milestones", "", "| milestone | when |", "|---|---|"]
-    lines += [f"| {MILESTONE_NAMES[k]} | {local_time(v, doc.zone)} |" for k, v in doc.milestones.items()]
+    lines += [f"| {MILESTONE_NAMES[k]} | {moment(v, doc.precisions.get(k, 'exact'), doc.zone)} |"
+              for k, v in doc.milestones.items()]
     lines += ["", "## Durations", "", "| duration | value | definition |", "|---|---|---|"]
-    lines += [f"| {d.name} | {duration(d.value)}{' ⚠ ' + d.flag if d.flag else ''} | {d.definition} |"
+    lines += [f"| {d.name} | {span(d.value, d.approximate)}{' ⚠ ' + d.flag if d.flag else ''} | {d.definition} |"
               for d in doc.durations]
     lines += ["", "## Events (in the order they happened)", "",
               "| # | happened | kind | what | systems | recorded | by | state |", "|---|---|---|---|---|---|---|---|"]
@@ -240,15 +246,19 @@ def to_pdf(doc: TimelineDocument, *, chart: bool = True) -> bytes:
                              f"{doc.incident.company} · times in {doc.zone} · produced "
                              f"{local_time(doc.produced_at, doc.zone)} by {doc.produced_by}{known}", doc.produced_by)
     pdf, clean, heading, header_style = document.pdf, document.clean, document.heading, document.header_style
-    heading("Milestones and durations")
-    with pdf.table(col_widths=(40, 45, 40, 30, 115), headings_style=header_style, line_height=4.5,
+    heading("Milestones")
+    with pdf.table(col_widths=(60, 70), headings_style=header_style, line_height=4.5, text_align="LEFT",
+                   width=130, align="LEFT") as table:
+        table.row(["Milestone", "When"])
+        for field, name in MILESTONE_NAMES.items():
+            table.row([name, moment(doc.milestones.get(field), doc.precisions.get(field, "exact"), doc.zone)])
+    heading("Durations")
+    with pdf.table(col_widths=(55, 45, 170), headings_style=header_style, line_height=4.5,
                    text_align="LEFT") as table:
-        table.row(["Milestone", "When", "Duration", "Value", "Definition"])
-        durations = list(doc.durations) + [None] * (len(MILESTONE_NAMES) - len(doc.durations))
-        for (field, name), item in zip(MILESTONE_NAMES.items(), durations):
-            table.row([name, local_time(doc.milestones.get(field), doc.zone),
-                       item.name if item else "", (duration(item.value) + (f" (check: {item.flag})" if item.flag else ""))
-                       if item else "", item.definition if item else ""])
+        table.row(["Duration", "Value", "Definition"])
+        for item in doc.durations:
+            table.row([item.name, span(item.value, item.approximate) + (f" (check: {item.flag})" if item.flag else ""),
+                       item.definition])
     heading("Systems involved")
     pdf.multi_cell(0, 4.5, clean("; ".join(doc.systems) or "none recorded"), new_x="LMARGIN", new_y="NEXT")
 

@@ -38,17 +38,18 @@ from breachdash.scope.models import (
     RegionCountIn,
     ScopeCell,
     ScopeDataTypeCount,
+    ScopePopulation,
     ScopeRegionCount,
     ScopeRevision,
     ScopeRevisionCreate,
     ScopeSystemCount,
     SystemCountIn,
 )
-from breachdash.scope.rules import revision_problems
+from breachdash.scope.rules import is_valid_scope_region, revision_problems
 from breachdash.timeline.models import TimelineEvent
 
 FORMAT = "breachdash.incident"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
 MAX_REPORTED_PROBLEMS = 200
 
@@ -81,6 +82,7 @@ def export_incident(engine: Engine, *, actor: Actor, incident_id: int) -> dict:
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "incident": _export_incident_row(incident),
+            "populations": _export_populations(session, incident_id),
             "scope_revisions": _export_revisions(session, incident_id),
             "timeline_events": _export_events(session, incident_id),
             "phases": _export_phases(session, incident_id),
@@ -97,11 +99,21 @@ def _export_incident_row(incident: Incident) -> dict:
     return row
 
 
+def _export_populations(session: Session, incident_id: int) -> list[dict]:
+    rows = session.exec(select(ScopePopulation).where(ScopePopulation.incident_id == incident_id)
+                        .order_by(col(ScopePopulation.position), col(ScopePopulation.id))).all()
+    return [{"key": p.key, "label": p.label, "jurisdictions": list(p.jurisdictions or []), "unit": p.unit,
+             "disjoint": p.disjoint, "created_at": _ts(p.created_at), "created_by": p.created_by,
+             "updated_at": _ts(p.updated_at), "updated_by": p.updated_by, "version": p.version} for p in rows]
+
+
 def _export_revisions(session: Session, incident_id: int) -> list[dict]:
-    revisions = session.exec(select(ScopeRevision).where(ScopeRevision.incident_id == incident_id)
+    revisions = session.exec(select(ScopeRevision, ScopePopulation.key)
+                             .join(ScopePopulation, ScopePopulation.id == ScopeRevision.population_id)
+                             .where(ScopeRevision.incident_id == incident_id)
                              .order_by(col(ScopeRevision.seq))).all()
     out = []
-    for r in revisions:
+    for r, population_key in revisions:
         types = session.exec(select(ScopeDataTypeCount).where(ScopeDataTypeCount.revision_id == r.id)
                              .order_by(col(ScopeDataTypeCount.id))).all()
         regions = session.exec(select(ScopeRegionCount).where(ScopeRegionCount.revision_id == r.id)
@@ -111,12 +123,14 @@ def _export_revisions(session: Session, incident_id: int) -> list[dict]:
         cells = session.exec(select(ScopeCell).where(ScopeCell.revision_id == r.id)
                              .order_by(col(ScopeCell.id))).all()
         out.append({
-            "seq": r.seq, "low": r.low, "best": r.best, "high": r.high, "unit": r.unit,
-            "scope_label": r.scope_label, "confidence": r.confidence, "method": r.method, "reason": r.reason,
+            "seq": r.seq, "population": population_key, "figure_kind": r.figure_kind, "low": r.low, "best": r.best,
+            "high": r.high, "wording": r.wording, "sources": list(r.sources or []), "unit": r.unit,
+            "confidence": r.confidence, "method": r.method, "reason": r.reason,
             "corrects_seq": r.corrects_seq, "source": r.source, "source_file_sha256": r.source_file_sha256,
             "recorded_at": _ts(r.recorded_at), "recorded_by": r.recorded_by,
-            "data_types": [{"data_type": t.data_type, "count": t.count, "status": t.status} for t in types],
-            "regions": [{"region": g.region, "count": g.count} for g in regions],
+            "data_types": [{"data_type": t.data_type, "count": t.count, "count_kind": t.count_kind,
+                            "status": t.status, "protection": t.protection} for t in types],
+            "regions": [{"region": g.region, "count": g.count, "count_kind": g.count_kind} for g in regions],
             "systems": [{"system": s.system, "count": s.count} for s in systems],
             "cells": [{"data_type": c.data_type, "region": c.region, "count": c.count} for c in cells],
         })
@@ -280,8 +294,57 @@ def _value_problems(value: Any, path: str) -> Iterator[tuple[str, str]]:
             yield from _value_problems(item, f"{path}[{index}]")
 
 
+def upgrade_document(document: Any) -> Any:
+    """A format-1 document in format 2 (a new dict; anything malformed is left for validation to
+    name). Version 1 had one population, named by each revision's scope label, every figure a
+    range or exact, every breakdown count exact and plain, and only the intrusion's precision."""
+    if not (isinstance(document, dict) and document.get("format_version") == 1):
+        return document
+    doc = dict(document, format_version=2)
+    incident = doc.get("incident")
+    if isinstance(incident, dict):
+        incident = dict(incident)
+        precision = incident.pop("intrusion_start_precision", "exact")
+        incident.setdefault("public_announced_at", None)
+        incident.setdefault("regulator_first_notified_at", None)
+        incident["milestone_precisions"] = {} if precision == "exact" else {"intrusion_started_at": precision}
+        doc["incident"] = incident
+    revisions = doc.get("scope_revisions")
+    if isinstance(revisions, list):
+        upgraded, label = [], None
+        for revision in revisions:
+            if not isinstance(revision, dict):
+                upgraded.append(revision)
+                continue
+            revision = dict(revision)
+            scope_label = revision.pop("scope_label", "all")
+            label = label or (scope_label if isinstance(scope_label, str) and scope_label not in ("", "all")
+                              else "All affected")
+            numbers = (revision.get("low"), revision.get("best"), revision.get("high"))
+            revision.update(population="all", wording="", sources=[],
+                            figure_kind="exact" if len(set(numbers)) == 1 else "range")
+            revision["data_types"] = [dict(t, count_kind="exact", protection="plain") if isinstance(t, dict) else t
+                                      for t in revision.get("data_types", [])] \
+                if isinstance(revision.get("data_types"), list) else revision.get("data_types")
+            revision["regions"] = [dict(g, count_kind="exact") if isinstance(g, dict) else g
+                                   for g in revision.get("regions", [])] \
+                if isinstance(revision.get("regions"), list) else revision.get("regions")
+            upgraded.append(revision)
+        doc["scope_revisions"] = upgraded
+        first = next((r for r in upgraded if isinstance(r, dict)), None)
+        doc["populations"] = [] if first is None else [{
+            "key": "all", "label": label[:100], "jurisdictions": [],
+            "unit": next((r.get("unit") for r in reversed(upgraded) if isinstance(r, dict)), "individuals"),
+            "disjoint": False, "created_at": first.get("recorded_at"), "created_by": first.get("recorded_by"),
+            "updated_at": first.get("recorded_at"), "updated_by": first.get("recorded_by"), "version": 1}]
+    else:
+        doc["populations"] = []
+    return doc
+
+
 def document_problems(engine: Engine, document: Any) -> list[tuple[str, str]]:
     """Every problem in the document, each with its JSON path; empty when it may be imported."""
+    document = upgrade_document(document)
     problems = [(error.json_path, error.message[:300]) for error in _validator().iter_errors(document)]
     if problems:
         return sorted(problems)[:MAX_REPORTED_PROBLEMS]
@@ -313,10 +376,19 @@ def _semantic_problems(doc: dict) -> Iterator[tuple[str, str]]:
     seqs = [r["seq"] for r in doc["scope_revisions"]]
     if seqs != list(range(1, len(seqs) + 1)):
         yield "$.scope_revisions", "revision seq numbers must run 1, 2, 3, … in order"
+    population_keys = [p["key"] for p in doc["populations"]]
+    if len(set(population_keys)) != len(population_keys):
+        yield "$.populations", "population keys must be unique"
+    for p_index, population in enumerate(doc["populations"]):
+        for j_index, code in enumerate(population["jurisdictions"]):
+            if not is_valid_scope_region(code.strip().upper()):
+                yield f"$.populations[{p_index}].jurisdictions[{j_index}]", f"unknown region code {code!r}"
     for index, revision in enumerate(doc["scope_revisions"]):
+        if revision["population"] not in population_keys:
+            yield f"$.scope_revisions[{index}].population", f"no population with the key {revision['population']!r}"
         model = ScopeRevisionCreate(
-            low=revision["low"], best=revision["best"], high=revision["high"], unit=revision["unit"],
-            data_types=[DataTypeCountIn(**t) for t in revision["data_types"]],
+            figure_kind=revision["figure_kind"], low=revision["low"], best=revision["best"], high=revision["high"],
+            unit=revision["unit"], data_types=[DataTypeCountIn(**t) for t in revision["data_types"]],
             regions=[RegionCountIn(**g) for g in revision["regions"]],
             systems=[SystemCountIn(**s) for s in revision["systems"]],
             cells=[CellCountIn(**c) for c in revision["cells"]],
@@ -325,6 +397,9 @@ def _semantic_problems(doc: dict) -> Iterator[tuple[str, str]]:
             yield f"$.scope_revisions[{index}].{location}", message
         if revision["corrects_seq"] is not None and revision["corrects_seq"] >= revision["seq"]:
             yield f"$.scope_revisions[{index}].corrects_seq", "can only correct an earlier revision"
+        elif revision["corrects_seq"] is not None and doc["scope_revisions"][revision["corrects_seq"] - 1].get(
+                "population") != revision["population"]:
+            yield f"$.scope_revisions[{index}].corrects_seq", "can only correct a revision of the same population"
 
     refs = [e["ref"] for e in doc["timeline_events"]]
     if refs != [f"E{n}" for n in range(1, len(refs) + 1)]:
@@ -379,6 +454,8 @@ def _semantic_problems(doc: dict) -> Iterator[tuple[str, str]]:
 def _timestamps(value: Any, path: str) -> Iterator[tuple[str, str]]:
     if isinstance(value, dict):
         for key, item in value.items():
+            if key == "milestone_precisions":
+                continue  # keyed by milestone names; its values are precisions, not times
             if isinstance(item, str) and (key.endswith("_at")):
                 yield f"{path}.{key}", item
             else:
@@ -391,6 +468,7 @@ def _timestamps(value: Any, path: str) -> Iterator[tuple[str, str]]:
 def import_incident(engine: Engine, *, actor: Actor, document: Any) -> Incident:
     """Validate the whole document, then write it in one transaction (all or nothing)."""
     require(actor, Action.import_incident)
+    document = upgrade_document(document)
     problems = document_problems(engine, document)
     if problems:
         raise InvalidInput(problems)
@@ -415,16 +493,29 @@ def _write_document(session: Session, doc: dict) -> Incident:
     incident = Incident(**fields)
     session.add(incident)
     session.flush()
+    population_ids = {}
+    for position, p in enumerate(doc["populations"]):
+        population = ScopePopulation(
+            incident_id=incident.id, key=p["key"], label=p["label"],
+            jurisdictions=[code.strip().upper() for code in p["jurisdictions"]], unit=p["unit"],
+            disjoint=p["disjoint"], position=position, created_at=_parse_ts(p["created_at"]),
+            created_by=p["created_by"], updated_at=_parse_ts(p["updated_at"]), updated_by=p["updated_by"],
+            version=p["version"])
+        session.add(population)
+        session.flush()
+        population_ids[p["key"]] = population.id
     for r in doc["scope_revisions"]:
         revision = ScopeRevision(
-            incident_id=incident.id, **{k: r[k] for k in ("seq", "low", "best", "high", "unit", "scope_label",
-                                                          "confidence", "method", "reason", "corrects_seq",
-                                                          "source", "source_file_sha256", "recorded_by")},
+            incident_id=incident.id, population_id=population_ids[r["population"]],
+            **{k: r[k] for k in ("seq", "figure_kind", "low", "best", "high", "wording", "sources", "unit",
+                                 "confidence", "method", "reason", "corrects_seq", "source", "source_file_sha256",
+                                 "recorded_by")},
             recorded_at=_parse_ts(r["recorded_at"]))
         session.add(revision)
         session.flush()
         session.add_all([ScopeDataTypeCount(revision_id=revision.id, **t) for t in r["data_types"]])
-        session.add_all([ScopeRegionCount(revision_id=revision.id, **g) for g in r["regions"]])
+        session.add_all([ScopeRegionCount(revision_id=revision.id, **{**g, "region": g["region"].strip().upper()})
+                         for g in r["regions"]])
         session.add_all([ScopeSystemCount(revision_id=revision.id, **s) for s in r["systems"]])
         session.add_all([ScopeCell(revision_id=revision.id, **c) for c in r["cells"]])
     ids: dict[str, int] = {}

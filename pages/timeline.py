@@ -10,7 +10,8 @@ from breachdash.auth.models import Role
 from breachdash.auth.rules import Action
 from breachdash.common import utcnow
 from breachdash.display import count, duration, escape_markdown, local_time
-from breachdash.exports import FORMATS, MILESTONE_NAMES, export_timeline
+from breachdash.exports import FORMATS, export_timeline
+from breachdash.incidents.models import MILESTONE_NAMES
 from breachdash.incidents.models import TimePrecision
 from breachdash.incidents.service import set_milestone
 from breachdash.remediation.models import ActionCategory, ActionStatus

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
 from breachdash.config import DATA_DIR
+from breachdash.scope.rules import Figure
 from breachdash.reference import data_types
 
 READABLE_GRADE = 8.0  # school grade; plain-language guidance for notices aims at 8 or below
@@ -29,12 +30,16 @@ REQUIRED_ELEMENTS = {
 class Facts:
     """What the message must agree with: the current estimate and exposure, and earlier bests."""
 
-    low: int | None = None
-    best: int | None = None
-    high: int | None = None
+    figures: tuple[Figure, ...] = ()  # each population's current figure, and their total where it means something
     revision_seq: int | None = None
-    exposed: frozenset[str] = frozenset()  # data-type codes in the latest revision
-    earlier_bests: dict[int, int] = field(default_factory=dict)  # revision seq -> best
+    exposed: frozenset[str] = frozenset()  # data-type codes in the populations' latest revisions
+    earlier_points: dict[int, int] = field(default_factory=dict)  # superseded revision seq -> its figure
+
+    @property
+    def headline(self) -> str | None:
+        """The figure a notice may quote: the single (or total) figure, when it has a number."""
+        figure = self.figures[-1] if self.figures else None
+        return figure.describe() if figure is not None and figure.is_known else None
 
 
 @dataclass
@@ -109,10 +114,22 @@ def _value(token: str) -> int:
     return int(number * {"million": 1e6, "m": 1e6, "thousand": 1e3, "k": 1e3}.get(scale or "", 1))
 
 
+def _agrees(value: int, figure: Figure) -> bool:
+    """Within the figure's bounds, or a rounding (2%) of its number or bound."""
+    upper = figure.upper
+    if figure.lower <= value and (upper is None or value <= upper) and figure.kind != "up to":
+        return True
+    if figure.kind == "up to" and value <= (upper or 0) and value >= 0.5 * (upper or 0):
+        return True  # "up to 10 million" may be quoted as the bound or a figure near it
+    point = figure.point
+    return point is not None and abs(value - point) <= 0.02 * point
+
+
 def check_numbers(text: str, facts: Facts) -> list[dict]:
     """Counts in the text against the estimate: within the current range (a rounded figure within
     2% of best counts too) is fine; an earlier revision's figure is outdated; else it contradicts."""
-    if facts.best is None:
+    known = [f for f in facts.figures if f.is_known]
+    if not known:
         return []
     problems = []
     phones = [m.span() for m in _PHONE.finditer(text)]
@@ -123,18 +140,17 @@ def check_numbers(text: str, facts: Facts) -> list[dict]:
         value = _value(token)
         if 1900 <= value <= 2100 and "," not in token and not re.search(r"million|thousand|m\b|k\b", token, re.I):
             continue  # a year
-        if facts.low <= value <= facts.high or abs(value - facts.best) <= 0.02 * facts.best:
+        if any(_agrees(value, figure) for figure in known):
             continue
-        earlier = [seq for seq, best in facts.earlier_bests.items()
-                   if best and abs(value - best) <= 0.02 * best and seq != facts.revision_seq]
+        current = "; ".join(figure.describe() for figure in known)
+        earlier = [seq for seq, point in facts.earlier_points.items() if point and abs(value - point) <= 0.02 * point]
         if earlier:
             problems.append({"number": token, "issue": "outdated",
-                             "detail": f"{token} matches revision {max(earlier)}'s estimate; the current best "
-                                       f"estimate is {facts.best:,} (revision {facts.revision_seq})"})
+                             "detail": f"{token} matches revision {max(earlier)}'s estimate; the current figures "
+                                       f"are {current} (revision {facts.revision_seq})"})
         else:
             problems.append({"number": token, "issue": "contradicts",
-                             "detail": f"{token} is outside the current estimate ({facts.low:,}–{facts.high:,}, "
-                                       f"best {facts.best:,})"})
+                             "detail": f"{token} is outside the current figures ({current})"})
     return problems
 
 

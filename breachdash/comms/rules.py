@@ -30,24 +30,28 @@ class SignOffView:
 
 @dataclass(frozen=True)
 class RevisionFacts:
-    """The parts of a scope revision an approval of a customer message relies on."""
+    """The parts of the scope an approval of a customer message relies on: each population's
+    figure (label -> "up to 500,000 individuals") and the exposed data types, after revision `seq`."""
 
     seq: int
-    best: int
-    unit: str
+    figures: dict[str, str]
     data_types: frozenset[str]
 
 
 def stale_reason(at_signing: RevisionFacts | None, now: RevisionFacts | None) -> str | None:
-    """Why an approval no longer holds: a later revision changed the best estimate or the exposed
-    data types. None while the facts it relied on still stand."""
+    """Why an approval no longer holds: a later revision changed a population's figure or the
+    exposed data types. None while the facts it relied on still stand."""
     if now is None or (at_signing is not None and now.seq == at_signing.seq):
         return None
     if at_signing is None:
         return f"the first estimate (revision {now.seq}) was recorded after signing"
     reasons = []
-    if (now.best, now.unit) != (at_signing.best, at_signing.unit):
-        reasons.append(f"the best estimate changed from {at_signing.best:,} to {now.best:,} {now.unit}")
+    for label, figure in now.figures.items():
+        before = at_signing.figures.get(label)
+        if before is None:
+            reasons.append(f"a new population, {label}: {figure}")
+        elif before != figure:
+            reasons.append(f"{label} changed from {before} to {figure}")
     added, removed = now.data_types - at_signing.data_types, at_signing.data_types - now.data_types
     if added:
         reasons.append(f"newly exposed data types: {', '.join(sorted(added))}")

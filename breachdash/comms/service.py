@@ -57,7 +57,9 @@ from breachdash.errors import (
 )
 from breachdash.incidents.models import Incident
 from breachdash.reference import tier_rank
-from breachdash.scope.models import ScopeDataTypeCount, ScopeRevision
+from breachdash.scope.models import ScopeRevision
+from breachdash.scope.rules import figure_of
+from breachdash.scope.service import scope_snapshot
 from breachdash.timeline.models import EventKind
 from breachdash.timeline.service import log_event
 from breachdash.versioning import apply_versioned_update, stale_message
@@ -113,14 +115,12 @@ def _latest_version(session: Session, phase: CommsPhase) -> MessageVersion | Non
 
 
 def _revision_facts(session: Session, incident_id: int, seq: int | None) -> RevisionFacts | None:
-    """The facts of revision `seq` (the latest when None)."""
-    query = select(ScopeRevision).where(ScopeRevision.incident_id == incident_id)
-    query = query.where(ScopeRevision.seq == seq) if seq is not None else query.order_by(col(ScopeRevision.seq).desc())
-    revision = session.exec(query.limit(1)).first()
-    if revision is None:
+    """The scope as it stood after revision `seq` (now, when None)."""
+    snapshot = scope_snapshot(session, incident_id, seq)
+    if snapshot is None:
         return None
-    types = session.exec(select(ScopeDataTypeCount.data_type).where(ScopeDataTypeCount.revision_id == revision.id)).all()
-    return RevisionFacts(seq=revision.seq, best=revision.best, unit=revision.unit, data_types=frozenset(types))
+    return RevisionFacts(seq=snapshot.seq, figures={f.label: f.figure.describe(f.unit) for f in snapshot.figures},
+                         data_types=snapshot.data_types)
 
 
 def _sign_off_views(session: Session, version: MessageVersion, incident_id: int) -> list[SignOffView]:
@@ -137,16 +137,20 @@ def _sign_off_views(session: Session, version: MessageVersion, incident_id: int)
 
 
 def message_facts(session: Session, incident_id: int) -> Facts:
-    """What a message is checked against: the latest estimate and exposure, and earlier bests."""
-    revisions = session.exec(select(ScopeRevision).where(ScopeRevision.incident_id == incident_id)
-                             .order_by(col(ScopeRevision.seq))).all()
-    if not revisions:
+    """What a message is checked against: every population's current figure (and their total where
+    it means something), the exposed data types, and earlier revisions' figures."""
+    snapshot = scope_snapshot(session, incident_id)
+    if snapshot is None:
         return Facts()
-    latest = revisions[-1]
-    exposed = session.exec(select(ScopeDataTypeCount.data_type)
-                           .where(ScopeDataTypeCount.revision_id == latest.id)).all()
-    return Facts(low=latest.low, best=latest.best, high=latest.high, revision_seq=latest.seq,
-                 exposed=frozenset(exposed), earlier_bests={r.seq: r.best for r in revisions})
+    total, _unit = snapshot.total
+    current = [f.figure for f in snapshot.figures] + ([total] if total is not None and len(snapshot.figures) > 1
+                                                      else [])
+    current_seqs = {f.seq for f in snapshot.figures}
+    earlier = session.exec(select(ScopeRevision).where(ScopeRevision.incident_id == incident_id)
+                           .order_by(col(ScopeRevision.seq))).all()
+    return Facts(figures=tuple(current), revision_seq=snapshot.seq, exposed=snapshot.data_types,
+                 earlier_points={r.seq: figure_of(r).point for r in earlier
+                                 if r.seq not in current_seqs and figure_of(r).point})
 
 
 def required_roles(phase: CommsPhase) -> list[str]:
@@ -428,7 +432,7 @@ def fill_template(engine: Engine, *, actor: Actor, incident_id: int, template_ke
     exposed = sorted(facts.exposed, key=lambda code: (tier_rank(code), code))
     values = {
         "company": incident.company,
-        "best_estimate": f"{facts.best:,}" if facts.best else None,
+        "best_estimate": facts.headline,
         "data_types": ", ".join(re.sub(r"^your ", "", names[c].plain_description) for c in exposed if c in names)
         or None,
         "detected_date": incident.detected_at.strftime("%-d %B %Y") if incident.detected_at else None,

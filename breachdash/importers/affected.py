@@ -34,7 +34,15 @@ from breachdash.outreach.models import ChunkKind
 from breachdash.outreach.service import recompute_outreach
 from breachdash.outreach.store import export_partitioned, store_chunks
 from breachdash.reference import data_types, is_valid_region
-from breachdash.scope.models import Confidence, CountUnit, RevisionSource, ScopeRevision, ScopeRevisionCreate
+from breachdash.scope.models import (
+    DEFAULT_POPULATION,
+    Confidence,
+    CountUnit,
+    FigureKind,
+    RevisionSource,
+    ScopeRevision,
+    ScopeRevisionCreate,
+)
 from breachdash.scope.rules import revision_problems
 from breachdash.scope.service import add_revision
 
@@ -278,10 +286,10 @@ def _count_with_duplicates(connection: duckdb.DuckDBPyConnection, progress: Prog
     return types, regions, systems, cells, duplicated, several
 
 
-def revision_from_summary(summary: AffectedSummary, *, reason: str, scope_label: str) -> ScopeRevisionCreate:
+def revision_from_summary(summary: AffectedSummary, *, reason: str, population: str) -> ScopeRevisionCreate:
     return ScopeRevisionCreate(
-        low=summary.customers, best=summary.customers, high=summary.customers,
-        unit=CountUnit.individuals, scope_label=scope_label, confidence=Confidence.high,
+        population=population, figure_kind=FigureKind.exact, best=summary.customers,
+        unit=CountUnit.individuals, confidence=Confidence.high,
         method=f"Affected-customers file {summary.file_name} (sha256 {summary.sha256[:12]}…): {summary.describe()}",
         reason=reason or "Counts derived from the affected-customers file",
         data_types=[{"data_type": t, "count": n, "status": "confirmed"} for t, n in sorted(summary.data_types.items())],
@@ -304,7 +312,7 @@ def _refuse_repeat(previous: ScopeRevision) -> Conflict:
 
 def import_affected_file(
     engine: Engine, *, actor: Actor, incident_id: int, path: Path | str, reason: str = "",
-    scope_label: str = "all", progress: Progress = no_progress,
+    population: str = DEFAULT_POPULATION, progress: Progress = no_progress,
 ) -> tuple[ScopeRevision, AffectedSummary]:
     """Validate the whole file, then record one revision in one transaction (all or nothing)."""
     require(actor, Action.revise_scope)
@@ -328,7 +336,7 @@ def import_affected_file(
         previous = _already_imported(engine, incident_id, sha256)
         if previous is not None:
             raise _refuse_repeat(previous)
-        revision_in = revision_from_summary(summary, reason=reason, scope_label=scope_label)
+        revision_in = revision_from_summary(summary, reason=reason, population=population)
         problems = revision_problems(revision_in)
         if problems:  # cannot happen for counts derived from one file; guard the invariant anyway
             raise InvalidInput(problems)

@@ -51,8 +51,12 @@ SECTOR_NAMES = {
 
 
 class TimePrecision(StrEnum):
+    """How well a moment is known. A day or month is stored as its earliest moment in the
+    incident's zone (the convention clocks use), and shown as the day or month alone."""
+
     exact = "exact"
     day = "day"
+    month = "month"
     approximate = "approximate"
 
 
@@ -70,7 +74,6 @@ class Incident(SQLModel, table=True):
     is_demo: bool = False
     # Milestones: kept on the incident so every page can show them without a timeline scan.
     intrusion_started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    intrusion_start_precision: str = Field(default=TimePrecision.exact, max_length=20)
     detected_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     legal_aware_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Decisions that start regulatory clocks (see obligations/rules.py).
@@ -81,7 +84,12 @@ class Incident(SQLModel, table=True):
     contained_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     remediated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     first_notice_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The first public disclosure (press release, filing or website), and the first regulator told.
+    public_announced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    regulator_first_notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Milestone field -> TimePrecision value; a milestone absent here is exact.
+    milestone_precisions: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     created_by: str = Field(max_length=320)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -100,8 +108,20 @@ MILESTONE_FIELDS = (
     "contained_at",
     "remediated_at",
     "first_notice_at",
+    "public_announced_at",
+    "regulator_first_notified_at",
     "closed_at",
 )
+
+# Short names for tables and exports (incidents.service.MILESTONE_LABELS has the timeline wording).
+MILESTONE_NAMES = {
+    "intrusion_started_at": "Intrusion began", "detected_at": "Detected", "legal_aware_at": "Legal aware",
+    "breach_determined_at": "Breach determined", "materiality_determined_at": "Materiality determined",
+    "assessment_completed_at": "Assessment completed", "classified_major_at": "Classified major",
+    "contained_at": "Contained", "remediated_at": "Remediated", "first_notice_at": "First customer notice",
+    "public_announced_at": "First public announcement", "regulator_first_notified_at": "First regulator notified",
+    "closed_at": "Closed",
+}
 
 
 class IncidentCreate(BaseModel):

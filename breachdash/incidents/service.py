@@ -16,6 +16,7 @@ from breachdash.common import utcnow
 from breachdash.incidents.models import MILESTONE_FIELDS, Incident, IncidentCreate, IncidentUpdate, TimePrecision
 from breachdash.obligations.service import recompute_obligations
 from breachdash.timeline.models import EventKind
+from breachdash.timeline.rules import earliest_moment
 from breachdash.timeline.service import log_event
 from breachdash.versioning import apply_versioned_update
 
@@ -30,6 +31,8 @@ MILESTONE_LABELS = {
     "contained_at": ("Breach contained", EventKind.containment),
     "remediated_at": ("Remediation complete", EventKind.remediation),
     "first_notice_at": ("First customer notice", EventKind.communication),
+    "public_announced_at": ("First public announcement", EventKind.communication),
+    "regulator_first_notified_at": ("First regulator notified", EventKind.regulator),
     "closed_at": ("Incident closed", EventKind.other),
 }
 
@@ -110,11 +113,15 @@ def set_milestone(
             raise InvalidInput.single(milestone, "is in the future")
     if precision not in {p.value for p in TimePrecision}:
         raise InvalidInput.single("precision", f"unknown precision {precision!r}")
-    changes = {milestone: at}
-    if milestone == "intrusion_started_at":
-        changes["intrusion_start_precision"] = precision
     with write_session(engine) as session:
-        before = incident_snapshot(_get(session, incident_id))
+        current = _get(session, incident_id)
+        before = incident_snapshot(current)
+        if at is not None:
+            at = earliest_moment(at, precision, current.display_timezone)
+        precisions = {k: v for k, v in (current.milestone_precisions or {}).items() if k != milestone}
+        if at is not None and precision != TimePrecision.exact:
+            precisions[milestone] = precision
+        changes = {milestone: at, "milestone_precisions": precisions}
         incident = apply_versioned_update(session, Incident, row_id=incident_id, expected_version=expected_version,
                                           changes=changes, actor_email=actor.email)
         if at is not None:
@@ -123,7 +130,7 @@ def set_milestone(
                       occurred_precision=precision, recorded_by=actor.email, origin=("milestone", milestone))
         record_audit(session, actor=actor.email, action="incident.milestone_set", entity_type="incident",
                      entity_id=incident_id, incident_id=incident_id, before={milestone: before[milestone]},
-                     after={milestone: at})
+                     after={milestone: at, "precision": precision})
         recompute_obligations(session, incident_id=incident_id, actor_email=actor.email,
                               cause=f"the milestone '{MILESTONE_LABELS[milestone][0]}'")
     return incident

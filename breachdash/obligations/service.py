@@ -23,8 +23,19 @@ from breachdash.obligations.models import (
     ObligationSource,
     ObligationStatus,
 )
-from breachdash.obligations.rules import RECIPIENT_NAMES, Facts, Trigger, decide_all, rules_by_id
+from breachdash.obligations.rules import (
+    RECIPIENT_NAMES,
+    ExposedData,
+    Facts,
+    PopulationFact,
+    RegionFact,
+    Trigger,
+    decide_all,
+    filing_timeliness,
+    rules_by_id,
+)
 from breachdash.reference import data_types
+from breachdash.scope.rules import Figure, add_figures, figure_of
 from breachdash.timeline.models import EventKind
 from breachdash.timeline.service import log_event
 from breachdash.versioning import apply_versioned_update
@@ -138,11 +149,29 @@ def filings_frame(engine: Engine, *, actor: Actor | None, obligation_id: int) ->
                         columns=["filing_id", "filed_at", "filed_by", "reference", "note", "corrects", "recorded_at"])
 
 
-def recompute_for(engine: Engine, *, actor: Actor, incident_id: int) -> ObligationChanges:
-    """Re-run the rules now (after a rules-file update, or to refresh 'late')."""
+def recompute_for(engine: Engine, *, actor: Actor, incident_id: int,
+                  cause: str = "a manual recompute") -> ObligationChanges:
+    """Re-decide every rule now (after a rules-file update, an import or a restore). Any change is
+    audited and put on the timeline; a recompute that changes nothing writes nothing."""
     require(actor, Action.manage_obligations)
     with write_session(engine) as session:
-        return recompute_obligations(session, incident_id=incident_id, actor_email=actor.email, cause="a manual recompute")
+        if session.get(Incident, incident_id) is None:
+            raise NotFound(f"No incident with id {incident_id}.")
+        return recompute_obligations(session, incident_id=incident_id, actor_email=actor.email, cause=cause,
+                                     timeline_on_change=True)
+
+
+def recompute_every_incident(engine: Engine, *, actor_email: str, cause: str) -> dict[int, ObligationChanges]:
+    """After a restore: re-decide every incident's rules, one transaction each (nothing written
+    where nothing changes)."""
+    with read_session(engine) as session:
+        ids = list(session.exec(select(Incident.id).order_by(col(Incident.id))).all())
+    results = {}
+    for incident_id in ids:
+        with write_session(engine) as session:
+            results[incident_id] = recompute_obligations(session, incident_id=incident_id, actor_email=actor_email,
+                                                         cause=cause, timeline_on_change=True)
+    return results
 
 
 # ---------------------------------------------------------------- the rules engine, applied
@@ -153,10 +182,37 @@ class ObligationChanges:
     gone: list[Obligation] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     created: list[str] = field(default_factory=list)  # rules seen for the first time (applicable or not)
+    decided: int = 0                                   # rules re-decided
+
+    @property
+    def nothing(self) -> bool:
+        return not (self.new or self.gone or self.changed or self.created)
+
+    def summary(self) -> str:
+        """One line for the person who asked: what changed, or that nothing did."""
+        if self.nothing:
+            return f"Nothing changed: {self.decided} rules re-decided, every decision as before; nothing was written."
+        parts = [f"{len(self.new)} now apply or may apply", f"{len(self.gone)} no longer apply",
+                 f"{len(self.changed)} updated (reason, clock or status)"]
+        if self.created:
+            parts.append(f"{len(self.created)} rules decided for the first time")
+        return f"Recomputed {self.decided} rules: " + ", ".join(parts) + "."
 
 
 # Which incident milestone starts each kind of clock. Awareness is Legal's awareness when recorded,
 # else detection; a breach determination not yet recorded falls back to awareness.
+def trigger_fields(incident: Incident) -> dict[str, str]:
+    """Which incident milestone each trigger reads (for its time and its precision)."""
+    awareness = "legal_aware_at" if incident.legal_aware_at else "detected_at"
+    return {
+        Trigger.awareness.value: awareness, Trigger.discovery.value: "detected_at",
+        Trigger.breach_determination.value: "breach_determined_at" if incident.breach_determined_at else awareness,
+        Trigger.materiality_determination.value: "materiality_determined_at",
+        Trigger.assessment_completed.value: "assessment_completed_at",
+        Trigger.classification_as_major.value: "classified_major_at",
+    }
+
+
 def incident_milestones(incident: Incident) -> dict[str, datetime | None]:
     awareness = incident.legal_aware_at or incident.detected_at
     return {
@@ -171,48 +227,78 @@ def incident_milestones(incident: Incident) -> dict[str, datetime | None]:
 
 
 def incident_facts(session: Session, incident_id: int, today: date | None = None) -> Facts:
-    """The facts the engine decides from: latest revision, sector flags, milestones, filings."""
-    from breachdash.scope.models import ScopeDataTypeCount, ScopeRegionCount, ScopeRevision
+    """The facts the engine decides from: each population's latest revision, exposed data with
+    its protection, sector flags, milestones with their precision, first filings."""
+    from breachdash.scope.models import ScopeDataTypeCount, ScopePopulation, ScopeRegionCount, ScopeRevision
 
     incident = session.get(Incident, incident_id)
     if incident is None:
         raise NotFound(f"No incident with id {incident_id}.")
-    revision = session.exec(select(ScopeRevision).where(ScopeRevision.incident_id == incident_id)
-                            .order_by(col(ScopeRevision.seq).desc()).limit(1)).first()
-    regions, tiers, total = {}, {}, 0
-    if revision is not None:
-        total = revision.best
-        regions = {r.region: r.count for r in session.exec(
-            select(ScopeRegionCount).where(ScopeRegionCount.revision_id == revision.id)).all()}
-        catalogue = data_types()
+    newest = (select(func.max(ScopeRevision.seq)).where(ScopeRevision.incident_id == incident_id)
+              .group_by(ScopeRevision.population_id))
+    latest = session.exec(select(ScopeRevision, ScopePopulation)
+                          .join(ScopePopulation, ScopePopulation.id == ScopeRevision.population_id)
+                          .where(ScopeRevision.incident_id == incident_id, col(ScopeRevision.seq).in_(newest))
+                          .order_by(col(ScopeRevision.seq))).all()
+    catalogue = data_types()
+    populations, exposed = [], {}
+    for revision, population in latest:
+        regions = tuple(RegionFact(r.region, Figure.from_count(r.count, r.count_kind)) for r in session.exec(
+            select(ScopeRegionCount).where(ScopeRegionCount.revision_id == revision.id)).all())
+        populations.append(PopulationFact(
+            key=population.key, label=population.label, unit=revision.unit, revision_seq=revision.seq,
+            figure=figure_of(revision), jurisdictions=tuple(population.jurisdictions or ()), regions=regions,
+            disjoint=population.disjoint))
         for item in session.exec(select(ScopeDataTypeCount).where(ScopeDataTypeCount.revision_id == revision.id)):
-            tier = catalogue[item.data_type].tier if item.data_type in catalogue else None
-            if tier and item.count > 0 and tiers.get(tier) != "confirmed":
-                tiers[tier] = item.status
+            figure = Figure.from_count(item.count, item.count_kind)
+            if figure.upper == 0:
+                continue  # counted and none exposed
+            known = catalogue.get(item.data_type)
+            candidate = ExposedData(item.data_type, known.tier if known else "unknown", item.status,
+                                    item.protection, figure)
+            held = exposed.get(item.data_type)
+            # Across populations the strongest claim wins: confirmed over suspected, the least protected state.
+            exposed[item.data_type] = candidate if held is None else ExposedData(
+                item.data_type, candidate.tier,
+                "confirmed" if "confirmed" in (held.status, candidate.status) else "suspected",
+                max(held.protection, candidate.protection, key=lambda p: _PROTECTION_RISK.get(p, 0)),
+                add_figures([held.figure, candidate.figure]))
     filings = {}
     for rule_id, filed_at in session.exec(
             select(Obligation.rule_id, func.min(ObligationFiling.filed_at))
             .join(ObligationFiling, ObligationFiling.obligation_id == Obligation.id)
             .where(Obligation.incident_id == incident_id).group_by(Obligation.rule_id)).all():
         filings[rule_id] = as_utc(filed_at)
-    return Facts(revision_seq=revision.seq if revision else None, regions=regions, total_individuals=total,
-                 tiers=tiers, sectors=frozenset(incident.sector_flags or []),
-                 milestones=incident_milestones(incident), filings=filings,
-                 today=today or utcnow().date())
+    precisions = incident.milestone_precisions or {}
+    milestones = incident_milestones(incident)
+    return Facts(populations=tuple(populations), exposed=tuple(exposed.values()),
+                 sectors=frozenset(incident.sector_flags or []), milestones=milestones,
+                 milestone_precisions={trigger: precisions[field] for trigger, field in trigger_fields(incident).items()
+                                       if field in precisions},
+                 filings=filings, today=today or utcnow().date())
+
+
+# How much a protection state still exposes (higher: more); plain data exposes most.
+_PROTECTION_RISK = {"expired": 1, "encrypted, key not taken": 2, "hashed": 3, "partial or truncated": 4,
+                    "encrypted, key possibly taken": 5, "plain": 6}
 
 
 APPLICABLE = (Applicability.applies.value, Applicability.may_apply.value)
 
 
-def recompute_obligations(session: Session, *, incident_id: int, actor_email: str, cause: str) -> ObligationChanges:
+def recompute_obligations(session: Session, *, incident_id: int, actor_email: str, cause: str,
+                          timeline_on_change: bool = False) -> ObligationChanges:
     """Apply the rules to the incident's current facts inside the caller's transaction. New and
-    vanished obligations go on the timeline in one entry; every change is audited."""
+    vanished obligations go on the timeline in one entry (with `timeline_on_change`, any change
+    does: an explicit recompute, an import, a restore); every change is audited."""
     facts = incident_facts(session, incident_id)
     existing = {o.rule_id: o for o in session.exec(select(Obligation).where(Obligation.incident_id == incident_id))}
     rules = rules_by_id()
     changes = ObligationChanges()
     now = utcnow()
-    for decision in decide_all(facts):
+    decisions = decide_all(facts)
+    changes.decided = len(decisions)
+    for decision in decisions:
         rule = rules[decision.rule_id]
         current = existing.get(rule.id)
         applicable = decision.applicability in APPLICABLE
@@ -255,8 +341,8 @@ def recompute_obligations(session: Session, *, incident_id: int, actor_email: st
         elif was and not applicable:
             changes.gone.append(updated)
     session.flush()
-    if changes.new or changes.gone:
-        parts = []
+    if changes.new or changes.gone or (timeline_on_change and not changes.nothing):
+        parts = [] if changes.new or changes.gone else [changes.summary()]
         if changes.new:
             parts.append(f"{len(changes.new)} new: " + ", ".join(
                 f"{o.rule_id} ({RECIPIENT_NAMES.get(o.recipient, o.recipient).lower()})" for o in changes.new[:8])
@@ -266,7 +352,8 @@ def recompute_obligations(session: Session, *, incident_id: int, actor_email: st
         detail = "\n".join([f"{o.rule_id}: {o.reason}" for o in changes.new]
                            + [f"{o.rule_id} no longer applies: {o.reason}" for o in changes.gone])
         log_event(session, incident_id=incident_id, kind=EventKind.legal,
-                  title=f"Obligations after {cause}: " + "; ".join(parts), detail=detail[:20_000],
+                  title=f"Obligations after {cause}: " + "; ".join(parts),
+                  detail=(detail or "\n".join(f"{rule_id}: updated" for rule_id in changes.changed))[:20_000],
                   recorded_by=actor_email)
     if changes.changed or changes.created:
         record_audit(session, actor=actor_email, action="obligations.recomputed", entity_type="incident",
@@ -279,12 +366,31 @@ def recompute_obligations(session: Session, *, incident_id: int, actor_email: st
 
 # ---------------------------------------------------------------- tracking
 
-def effective_status(obligation: Obligation, *, filed: bool, now: datetime) -> str:
-    """Filed and not applicable are facts; late is derived from the clock; otherwise Legal's status."""
+# Derived, never stored: the first filing came after the due time. Counts as late everywhere.
+FILED_LATE = "filed late"
+LATE_STATUSES = (ObligationStatus.late.value, FILED_LATE)
+
+
+def timeliness(obligation: Obligation, first_filed_at: datetime | None) -> tuple[bool | None, str]:
+    """(late?, words) of the first filing against the obligation's due time; a chained rule's
+    filing is compared with its anchor's ("no later than", "before", "at the same time as")."""
+    rule = rules_by_id().get(obligation.rule_id)
+    relation = rule.chain_relation if rule else ""
+    anchor = rule.anchor_rule_id if rule else ""
+    due = as_utc(obligation.due_at) if obligation.due_at is not None else None
+    return filing_timeliness(due, as_utc(first_filed_at) if first_filed_at else None, relation=relation,
+                             anchor_id=anchor)
+
+
+def effective_status(obligation: Obligation, *, filed: bool, now: datetime,
+                     first_filed_at: datetime | None = None) -> str:
+    """Filed and not applicable are facts; late is derived from the clock (a first filing after the
+    due time is "filed late"); otherwise Legal's status."""
     if obligation.applicability not in APPLICABLE:
         return ObligationStatus.not_applicable.value
     if filed:
-        return ObligationStatus.filed.value
+        late, _ = timeliness(obligation, first_filed_at) if first_filed_at is not None else (None, "")
+        return FILED_LATE if late else ObligationStatus.filed.value
     if obligation.status == ObligationStatus.not_applicable:
         return ObligationStatus.not_applicable.value
     if obligation.due_at is not None and as_utc(obligation.due_at) < now:
@@ -327,14 +433,16 @@ def set_obligation_status(engine: Engine, *, actor: Actor, obligation_id: int, s
 REGISTER_COLUMNS = [
     "obligation_id", "rule_id", "jurisdiction", "regime", "citation", "recipient", "recipient_name", "applicability",
     "reason", "deadline", "trigger", "clock_started_at", "due_at", "clock_note", "status", "filed_at", "filed_by",
-    "reference", "filings", "flags", "confidence", "source", "source_urls", "applies_since", "version",
+    "reference", "filings", "timeliness", "corrections", "flags", "confidence", "source", "source_urls",
+    "in_force", "applies_since", "version",
 ]
 
 
 def obligations_register(engine: Engine, *, actor: Actor | None, incident_id: int,
                          now: datetime | None = None) -> pd.DataFrame:
-    """Every obligation with its rule, reason, clock, effective status and latest filing; sorted by
-    deadline (no deadline last, then not applicable)."""
+    """Every obligation with its rule, reason, clock, effective status, its first filing (what the
+    deadline is judged by) and any corrections; sorted by deadline (no deadline last, then not
+    applicable)."""
     require_signed_in(actor)
     now = now or utcnow()
     rules = rules_by_id()
@@ -347,7 +455,12 @@ def obligations_register(engine: Engine, *, actor: Actor | None, incident_id: in
     rows = []
     for o in obligations:
         rule = rules.get(o.rule_id)
-        latest = filings.get(o.id, [])[-1] if filings.get(o.id) else None
+        own = filings.get(o.id, [])
+        first = min(own, key=lambda f: (as_utc(f.filed_at), f.id)) if own else None
+        corrections = [f for f in own if f.corrects_id is not None]
+        _, on_time = timeliness(o, first.filed_at) if first else (None, "")
+        correction_text = "; ".join(f"#{f.id} corrects #{f.corrects_id}: {as_utc(f.filed_at):%Y-%m-%d %H:%M} UTC"
+                                    + (f" ({f.reference})" if f.reference else "") for f in corrections)
         rows.append({
             "obligation_id": o.id, "rule_id": o.rule_id, "jurisdiction": o.jurisdiction, "regime": o.regime,
             "citation": rule.citation if rule else "", "recipient": o.recipient,
@@ -355,11 +468,14 @@ def obligations_register(engine: Engine, *, actor: Actor | None, incident_id: in
             "reason": o.reason, "deadline": rule.describe_deadline() if rule else "",
             "trigger": rule.trigger.replace("_", " ") if rule else "", "clock_started_at": o.clock_started_at,
             "due_at": o.due_at, "clock_note": o.clock_note,
-            "status": effective_status(o, filed=latest is not None, now=now),
-            "filed_at": latest.filed_at if latest else None, "filed_by": latest.filed_by if latest else "",
-            "reference": latest.reference if latest else "", "filings": len(filings.get(o.id, [])),
+            "status": effective_status(o, filed=first is not None, now=now,
+                                       first_filed_at=first.filed_at if first else None),
+            "filed_at": first.filed_at if first else None, "filed_by": first.filed_by if first else "",
+            "reference": first.reference if first else "", "filings": len(own), "timeliness": on_time,
+            "corrections": correction_text,
             "flags": ", ".join(o.flags or []), "confidence": rule.confidence if rule else "entered by hand",
             "source": o.source, "source_urls": " ".join(rule.source_urls) if rule else "",
+            "in_force": _in_force_words(rule),
             "applies_since": o.applies_since, "version": o.version})
     frame = pd.DataFrame(rows, columns=REGISTER_COLUMNS)
     order = {Applicability.applies.value: 0, Applicability.may_apply.value: 1,
@@ -371,8 +487,55 @@ def obligations_register(engine: Engine, *, actor: Actor | None, incident_id: in
 
 
 def upcoming_obligations(engine: Engine, *, actor: Actor | None, incident_id: int) -> pd.DataFrame:
-    """Applicable obligations not yet filed, soonest deadline first (what is due)."""
+    """Applicable obligations not yet filed, soonest deadline first (what is due); then those filed
+    late, which still count as late (and need the reasons for the delay on record)."""
     register = obligations_register(engine, actor=actor, incident_id=incident_id)
-    open_ = register[register["applicability"].isin(APPLICABLE) & ~register["status"].isin(
-        [ObligationStatus.filed.value, ObligationStatus.not_applicable.value])]
-    return open_.reset_index(drop=True)
+    applicable = register[register["applicability"].isin(APPLICABLE)]
+    open_ = applicable[~applicable["status"].isin([ObligationStatus.filed.value, ObligationStatus.not_applicable.value,
+                                                   FILED_LATE])]
+    filed_late = applicable[applicable["status"] == FILED_LATE]
+    return pd.concat([open_, filed_late]).reset_index(drop=True) if len(filed_late) else open_.reset_index(drop=True)
+
+
+def is_open(frame: pd.DataFrame) -> pd.Series:
+    """Rows of `upcoming_obligations` whose deadline is still running (not filed late)."""
+    return frame["status"] != FILED_LATE
+
+
+def _in_force_words(rule) -> str:
+    if rule is None:
+        return ""
+    span = f"{rule.in_force_from.isoformat() if rule.in_force_from else '…'} – " \
+           f"{rule.in_force_until.isoformat() if rule.in_force_until else 'today'}"
+    return span + (f" (replaces {rule.replaces})" if rule.replaces else "")
+
+
+# Why a rule does not apply, as a handful of kinds (the register summarises by these; the full
+# reasons go in its appendix).
+_NOT_APPLICABLE_KINDS = (
+    ("Not in force at the time of the incident", ("Not in force until", "No longer in force after")),
+    ("Not in force (proposed or not yet started)", ("Not in force (", "Not yet in force")),
+    ("The company's sector is not recorded", ("Applies only if the company is",)),
+    ("No affected residents of the jurisdiction", ("No affected residents",)),
+    ("The triggering data is not exposed", ("None of the triggering data", "No personal data")),
+    ("Exempt: the data was encrypted and the key not taken", ("Exempt:",)),
+    ("Follows a rule that does not apply", ("Follows ",)),
+    ("Legal recorded that it does not apply", ("Legal:",)),
+)
+
+
+def not_applicable_kind(reason: str) -> str:
+    for kind, prefixes in _NOT_APPLICABLE_KINDS:
+        if reason.startswith(prefixes):
+            return kind
+    return "Below the threshold" if "threshold" in reason else "Other"
+
+
+def not_applicable_summary(register: pd.DataFrame) -> pd.DataFrame:
+    """Rules that do not apply, counted per kind of reason, with a few rule ids as examples."""
+    rest = register[register["applicability"] == Applicability.not_applicable.value]
+    kinds = rest["reason"].map(not_applicable_kind)
+    rows = [{"why": kind, "rules": len(group), "examples": ", ".join(group["rule_id"].head(6))
+             + (" …" if len(group) > 6 else "")} for kind, group in rest.groupby(kinds, sort=False)]
+    return pd.DataFrame(rows, columns=["why", "rules", "examples"]).sort_values(
+        "rules", ascending=False).reset_index(drop=True)

@@ -50,7 +50,7 @@ from breachdash.outreach.state import (
 from breachdash.outreach.store import read_bucket
 from breachdash.reference import is_valid_region
 from breachdash.scope.models import ScopeRevision
-from breachdash.scope.service import latest_revision
+from breachdash.scope.service import scope_snapshot
 from breachdash.timeline.models import EventKind
 from breachdash.timeline.service import log_event
 from breachdash.versioning import apply_versioned_update
@@ -117,9 +117,9 @@ def effective_delivered(session: Session, incident_id: int) -> dict[int, int]:
 def _people_to_reach(session: Session, incident_id: int, phase_id: int) -> tuple[int, str]:
     """The basis for delivery milestones: the affected individuals of the latest estimate, else
     the total targeted so far."""
-    latest = latest_revision(session, incident_id)
-    if latest is not None and latest.unit == "individuals" and latest.best > 0:
-        return latest.best, "affected customers"
+    total = _individuals_estimate(session, incident_id)
+    if total:
+        return total, "affected customers"
     targeted = sum(c.targeted for c in effective_cells(session, incident_id) if c.phase_id == phase_id)
     return targeted, "targeted"
 
@@ -218,12 +218,20 @@ def affected_basis(engine: Engine, *, actor: Actor | None, incident_id: int) -> 
     require_signed_in(actor)
     with read_session(engine) as session:
         state = session.get(OutreachState, incident_id)
-        latest = latest_revision(session, incident_id)
+        total = _individuals_estimate(session, incident_id)
     if state is not None and state.reconciliation.get("affected_list"):
         return int(state.reconciliation["affected_customers"]), "affected list"
-    if latest is not None and latest.unit == "individuals":
-        return latest.best, "best estimate"
+    if total is not None:
+        return total, "best estimate"
     return 0, "no estimate in individuals"
+
+
+def _individuals_estimate(session: Session, incident_id: int) -> int | None:
+    """The affected individuals to reach: the scope's total (or single figure) in individuals, when
+    it has a number; None when it is unknown, in records, or populations may overlap."""
+    snapshot = scope_snapshot(session, incident_id)
+    total, unit = snapshot.total if snapshot is not None else (None, None)
+    return total.point if total is not None and unit == "individuals" else None
 
 
 FUNNEL_STAGES = ("targeted", "sent", "delivered", "replied")

@@ -16,19 +16,31 @@ def _count(value: int | None) -> str:
     return "—" if value is None else f"{value:,}"
 
 
+def populations_in(snapshot: dict) -> dict:
+    """Population key -> {label, figure}; snapshots from before populations held one estimate."""
+    if "populations" in snapshot:
+        return snapshot["populations"]
+    if snapshot.get("best") is None:
+        return {}
+    return {"all": {"label": "All affected", "figure": f"{snapshot['best']:,} {snapshot.get('unit') or ''}".strip()}}
+
+
 def describe_changes(before: dict, after: dict, *, revisions: list[dict], events: list[dict]) -> list[Change]:
     """`before`/`after` are status snapshots (reviews.service.status_snapshot); `revisions` are the
     scope revisions recorded since `before` (seq, best, unit, reason, recorded_by) and `events`
     the timeline entries recorded since (title, kind)."""
     changes: list[Change] = []
-    previous_best = before.get("best")
+    previous = {key: item["figure"] for key, item in populations_in(before).items()}
     for revision in revisions:
-        change = (f"{_count(previous_best)} → {_count(revision['best'])} {revision['unit']}"
-                  if previous_best is not None else f"first estimate {_count(revision['best'])} {revision['unit']}")
+        was = previous.get(revision["population"])
+        if was == revision["figure"]:
+            change = f"unchanged at {revision['figure']}"
+        else:
+            change = f"{was} → {revision['figure']}" if was is not None else f"first estimate {revision['figure']}"
         why = f": {revision['reason']}" if revision.get("reason") else ""
-        changes.append(Change("estimate", f"Estimate revised (revision {revision['seq']}, {revision['recorded_by']}): "
-                                          f"{change}{why}"))
-        previous_best = revision["best"]
+        changes.append(Change("estimate", f"{revision['label']} revised (revision {revision['seq']}, "
+                                          f"{revision['recorded_by']}): {change}{why}"))
+        previous[revision["population"]] = revision["figure"]
     old_types, new_types = before.get("data_types", {}), after.get("data_types", {})
     for code, item in sorted(new_types.items(), key=lambda kv: (kv[1]["tier"] not in TIER_CALLOUTS, kv[0])):
         flag = " ⚠" if item["tier"] in TIER_CALLOUTS else ""

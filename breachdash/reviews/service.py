@@ -22,14 +22,27 @@ from breachdash.reference import data_types as catalogue
 from breachdash.reviews.models import ReviewMarker
 from breachdash.reviews.rules import Change, describe_changes
 from breachdash.scope.models import ScopeRevision
-from breachdash.scope.service import current_scope
+from breachdash.scope.models import ScopePopulation
+from breachdash.scope.rules import figure_of
+from breachdash.scope.service import scope_state
 from breachdash.timeline.models import TimelineEvent
+
+
+def _data_type_summary(frame: pd.DataFrame, types: dict) -> dict:
+    """Data type -> name, tier and strongest status across populations."""
+    out: dict[str, dict] = {}
+    for r in frame.itertuples():
+        item = out.setdefault(r.data_type, {"name": r.name, "tier": types[r.data_type].tier if r.data_type in types
+                                            else "unknown", "status": r.status})
+        if r.status == "confirmed":
+            item["status"] = "confirmed"
+    return out
 
 
 def status_snapshot(engine: Engine, *, actor: Actor | None, incident_id: int) -> dict:
     """Where the incident stands, as plain JSON: the baseline a review compares against."""
     require_signed_in(actor)
-    scope = current_scope(engine, actor=actor, incident_id=incident_id)
+    scope = scope_state(engine, actor=actor, incident_id=incident_id)
     types = catalogue()
     phases = phase_progress(engine, actor=actor, incident_id=incident_id)
     sign_offs = {}
@@ -47,12 +60,11 @@ def status_snapshot(engine: Engine, *, actor: Actor | None, incident_id: int) ->
         last_event = session.exec(select(TimelineEvent.id).where(TimelineEvent.incident_id == incident_id)
                                   .order_by(col(TimelineEvent.id).desc()).limit(1)).first()
     return {
-        "revision_seq": scope.seq if scope else None, "best": scope.best if scope else None,
-        "low": scope.low if scope else None, "high": scope.high if scope else None,
-        "unit": scope.unit if scope else None,
-        "data_types": {} if scope is None else {
-            r.data_type: {"name": r.name, "tier": types[r.data_type].tier if r.data_type in types else "unknown",
-                          "status": r.status, "count": int(r.count)} for r in scope.data_types.itertuples()},
+        "revision_seq": scope.latest_seq if scope else None,
+        "populations": {} if scope is None else {
+            p.key: {"label": p.label, "figure": p.figure.describe(p.unit), "seq": p.seq} for p in scope.populations},
+        "total": None if scope is None or scope.total is None else scope.total.describe(scope.total_unit),
+        "data_types": {} if scope is None else _data_type_summary(scope.data_types, types),
         "phases": {r.key: {"name": r.phase, "status": r.status} for r in phases.itertuples()},
         "sign_offs": sign_offs,
         "outreach": {r.key: {"name": r.phase, "delivered": int(r.delivered), "targeted": int(r.targeted)}
@@ -75,7 +87,7 @@ def start_review(engine: Engine, *, actor: Actor, incident_id: int) -> ReviewMar
         session.flush()
         record_audit(session, actor=actor.email, action="review.started", entity_type="review_marker",
                      entity_id=marker.id, incident_id=incident_id,
-                     after={"revision_seq": snapshot["revision_seq"], "best": snapshot["best"]})
+                     after={"revision_seq": snapshot["revision_seq"], "total": snapshot["total"]})
     return marker
 
 
@@ -101,16 +113,18 @@ def since_last_review(engine: Engine, *, actor: Actor | None, incident_id: int) 
         return SinceReview(None, [], now)
     current = status_snapshot(engine, actor=actor, incident_id=incident_id)
     with read_session(engine) as session:
-        revisions = session.exec(select(ScopeRevision).where(ScopeRevision.incident_id == incident_id,
-                                                             ScopeRevision.recorded_at > as_utc(marker.started_at))
+        revisions = session.exec(select(ScopeRevision, ScopePopulation)
+                                 .join(ScopePopulation, ScopePopulation.id == ScopeRevision.population_id)
+                                 .where(ScopeRevision.incident_id == incident_id,
+                                        ScopeRevision.recorded_at > as_utc(marker.started_at))
                                  .order_by(col(ScopeRevision.seq))).all()
         events = session.exec(select(TimelineEvent).where(TimelineEvent.incident_id == incident_id,
                                                           TimelineEvent.id > marker.snapshot.get("last_event_id", 0))
                               .order_by(col(TimelineEvent.id))).all()
     changes = describe_changes(
         marker.snapshot, current,
-        revisions=[{"seq": r.seq, "best": r.best, "unit": r.unit, "reason": r.reason, "recorded_by": r.recorded_by}
-                   for r in revisions],
+        revisions=[{"seq": r.seq, "population": p.key, "label": p.label, "figure": figure_of(r).describe(r.unit),
+                    "reason": r.reason, "recorded_by": r.recorded_by} for r, p in revisions],
         events=[{"title": e.title, "kind": e.kind} for e in events])
     return SinceReview(marker, changes, now)
 
@@ -121,4 +135,4 @@ def reviews_frame(engine: Engine, *, actor: Actor | None, incident_id: int, zone
         markers = session.exec(select(ReviewMarker).where(ReviewMarker.incident_id == incident_id)
                                .order_by(col(ReviewMarker.id).desc())).all()
     return pd.DataFrame([{"started": local_time(m.started_at, zone), "by": m.started_by,
-                          "estimate": m.snapshot.get("best")} for m in markers], columns=["started", "by", "estimate"])
+                          "estimate": m.snapshot.get("total") or m.snapshot.get("best")} for m in markers], columns=["started", "by", "estimate"])

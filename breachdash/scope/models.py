@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field as PydanticField
-from sqlalchemy import BigInteger, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from breachdash.common import UTCDateTime, utcnow
@@ -31,6 +31,67 @@ class RevisionSource(StrEnum):
     file_import = "file_import"
 
 
+class FigureKind(StrEnum):
+    """How a figure was published. Only `exact`, `range` and the bounds say something about size;
+    a placeholder is a number a form required, never an estimate."""
+
+    exact = "exact"
+    range = "range"
+    up_to = "up to"
+    at_least = "at least"
+    unknown = "unknown"
+    placeholder = "placeholder"
+
+
+class CountKind(StrEnum):
+    """How a breakdown count (a data type's or a region's) is known."""
+
+    exact = "exact"
+    up_to = "up to"
+    at_least = "at least"
+    unknown = "unknown"
+
+
+class Protection(StrEnum):
+    """How exposed data was held when it was taken (decides encryption safe harbours)."""
+
+    plain = "plain"
+    encrypted_key_safe = "encrypted, key not taken"
+    encrypted_key_at_risk = "encrypted, key possibly taken"
+    hashed = "hashed"
+    partial = "partial or truncated"
+    expired = "expired"
+
+
+# Region codes beyond ISO 3166: groupings whose member split is not known, and "not known".
+REGION_GROUPINGS = {"EU": "the EU", "EEA": "the EU/EEA"}
+UNKNOWN_REGION = "ZZ"
+
+
+class ScopePopulation(SQLModel, table=True):
+    """One group of affected people or records with its own revision history (for example
+    "US consumers" in individuals and "UK customers" in records)."""
+
+    __tablename__ = "scope_populations"
+    __table_args__ = (UniqueConstraint("incident_id", "key", name="uq_scope_populations_incident_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", index=True, ondelete="CASCADE")
+    key: str = Field(max_length=40)
+    label: str = Field(max_length=100)
+    # Where its people live: ISO 3166 codes, groupings (EU, EEA) or ZZ (not known).
+    jurisdictions: list[str] = Field(default_factory=list, sa_type=JSON)
+    unit: str = Field(default="individuals", max_length=20)
+    # Counted in no other population of the same unit: only then may figures be added up.
+    disjoint: bool = False
+    position: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_by: str = Field(max_length=320)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_by: str = Field(max_length=320)
+    version: int = 1
+
+
 class ScopeRevision(SQLModel, table=True):
     """One estimate of the affected population. Append-only: a correction is a new revision."""
 
@@ -43,12 +104,16 @@ class ScopeRevision(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incidents.id", index=True, ondelete="CASCADE")
-    seq: int
-    low: int = Field(sa_type=BigInteger)
-    best: int = Field(sa_type=BigInteger)
-    high: int = Field(sa_type=BigInteger)
+    population_id: int = Field(foreign_key="scope_populations.id", index=True, ondelete="CASCADE")
+    seq: int  # numbered across the incident; a population's history is its revisions in seq order
+    figure_kind: str = Field(default=FigureKind.range, max_length=20)
+    low: int | None = Field(default=None, sa_type=BigInteger)
+    best: int | None = Field(default=None, sa_type=BigInteger)
+    high: int | None = Field(default=None, sa_type=BigInteger)
+    wording: str = Field(default="", max_length=300)  # as published: "a substantial proportion"
+    # Where the figure was published: [{"url": …, "quote": …, "published_on": "YYYY-MM-DD"}]
+    sources: list[dict] = Field(default_factory=list, sa_type=JSON)
     unit: str = Field(max_length=20)
-    scope_label: str = Field(default="all", max_length=100)
     confidence: str = Field(default=Confidence.medium, max_length=20)
     method: str = Field(default="", sa_type=Text)
     reason: str = Field(default="", sa_type=Text)
@@ -66,8 +131,10 @@ class ScopeDataTypeCount(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     revision_id: int = Field(foreign_key="scope_revisions.id", index=True, ondelete="CASCADE")
     data_type: str = Field(max_length=40)
-    count: int = Field(sa_type=BigInteger)
+    count: int | None = Field(default=None, sa_type=BigInteger)
+    count_kind: str = Field(default=CountKind.exact, max_length=20)
     status: str = Field(max_length=20)
+    protection: str = Field(default=Protection.plain, max_length=40)
 
 
 class ScopeRegionCount(SQLModel, table=True):
@@ -77,7 +144,8 @@ class ScopeRegionCount(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     revision_id: int = Field(foreign_key="scope_revisions.id", index=True, ondelete="CASCADE")
     region: str = Field(max_length=10)
-    count: int = Field(sa_type=BigInteger)
+    count: int | None = Field(default=None, sa_type=BigInteger)
+    count_kind: str = Field(default=CountKind.exact, max_length=20)
 
 
 class ScopeSystemCount(SQLModel, table=True):
@@ -106,14 +174,17 @@ class ScopeCell(SQLModel, table=True):
 class DataTypeCountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     data_type: str
-    count: int = PydanticField(ge=0)
+    count: int | None = PydanticField(default=None, ge=0)
+    count_kind: CountKind = CountKind.exact
     status: ExposureStatus = ExposureStatus.confirmed
+    protection: Protection = Protection.plain
 
 
 class RegionCountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     region: str
-    count: int = PydanticField(ge=0)
+    count: int | None = PydanticField(default=None, ge=0)
+    count_kind: CountKind = CountKind.exact
 
 
 class SystemCountIn(BaseModel):
@@ -129,14 +200,54 @@ class CellCountIn(BaseModel):
     count: int = PydanticField(ge=0)
 
 
+POPULATION_KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]?$"
+DEFAULT_POPULATION = "all"
+
+
+class SourceIn(BaseModel):
+    """A public source for a figure: the address and the sentence quoted from it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    url: str = PydanticField(min_length=1, max_length=2000, pattern=r"^https?://\S+$")
+    quote: str = PydanticField(default="", max_length=4000)
+    published_on: str | None = PydanticField(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+
+class ScopePopulationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    key: str = PydanticField(min_length=1, max_length=40, pattern=POPULATION_KEY_PATTERN)
+    label: str = PydanticField(min_length=1, max_length=100)
+    jurisdictions: list[str] = PydanticField(default=[], max_length=300)
+    unit: CountUnit = CountUnit.individuals
+    disjoint: bool = False
+
+
+class ScopePopulationUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    label: str | None = PydanticField(default=None, min_length=1, max_length=100)
+    jurisdictions: list[str] | None = PydanticField(default=None, max_length=300)
+    unit: CountUnit | None = None
+    disjoint: bool | None = None
+
+
 class ScopeRevisionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    low: int = PydanticField(ge=0, strict=True)
-    best: int = PydanticField(ge=0, strict=True)
-    high: int = PydanticField(ge=0, strict=True)
-    unit: CountUnit = CountUnit.individuals
-    scope_label: str = PydanticField(default="all", min_length=1, max_length=100)
+    # Which population this revises (its key); the first revision of "all" creates that population.
+    population: str = PydanticField(default=DEFAULT_POPULATION, min_length=1, max_length=40,
+                                    pattern=POPULATION_KEY_PATTERN)
+    # The population's latest seq the person was shown (0: none yet); a newer one refuses the save.
+    # None only for writers that show nothing first (file imports, the CLI, the demo).
+    based_on_seq: int | None = PydanticField(default=None, ge=0)
+    figure_kind: FigureKind = FigureKind.range
+    low: int | None = PydanticField(default=None, ge=0, strict=True)
+    best: int | None = PydanticField(default=None, ge=0, strict=True)
+    high: int | None = PydanticField(default=None, ge=0, strict=True)
+    wording: str = PydanticField(default="", max_length=300)
+    unit: CountUnit | None = None  # None: the population's unit
+    sources: list[SourceIn] = PydanticField(default=[], max_length=20)
     confidence: Confidence = Confidence.medium
     method: str = PydanticField(default="", max_length=10_000)
     reason: str = PydanticField(default="", max_length=10_000)

@@ -21,6 +21,7 @@ class EventKind(StrEnum):
     regulator = "regulator"
     law_enforcement = "law enforcement"
     communication = "communication"
+    extortion = "ransom or extortion contact"
     other = "other"
 
 

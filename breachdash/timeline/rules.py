@@ -39,12 +39,24 @@ def is_ambiguous(day: date, clock: time, zone: str) -> bool:
     return naive.replace(tzinfo=tz, fold=0).utcoffset() != naive.replace(tzinfo=tz, fold=1).utcoffset()
 
 
+def earliest_moment(at: datetime, precision: str, zone: str) -> datetime:
+    """The convention for a moment known only to the day or month: its earliest moment in the
+    incident's zone (clocks that start from it start no later than the law allows)."""
+    local = at.astimezone(ZoneInfo(zone))
+    if precision == "day":
+        return local_to_utc(local.date(), time(0, 0), zone)
+    if precision == "month":
+        return local_to_utc(local.date().replace(day=1), time(0, 0), zone)
+    return at.astimezone(timezone.utc)
+
+
 @dataclass(frozen=True)
 class Duration:
     name: str
     definition: str
     value: timedelta | None
     flag: str = ""  # set when the order of the milestones is odd (allowed, but worth a look)
+    approximate: bool = False  # an end is known only to the day, month or roughly
 
 
 DURATIONS = (
@@ -52,18 +64,27 @@ DURATIONS = (
     ("Time to contain", "from detection to containment", "detected_at", "contained_at"),
     ("Time to first notice", "from Legal's awareness (when the clocks start) to the first customer notice",
      "legal_aware_at", "first_notice_at"),
-    ("Detection to announcement", "from detection to the first customer notice", "detected_at", "first_notice_at"),
+    ("Detection to announcement", "from detection to the first public announcement (press release, filing or "
+     "website)", "detected_at", "public_announced_at"),
+    ("Detection to first customer notice", "from detection to the first notice sent to customers", "detected_at",
+     "first_notice_at"),
+    ("Detection to first regulator notice", "from detection to the first regulator notified", "detected_at",
+     "regulator_first_notified_at"),
 )
 
 
-def milestone_durations(milestones: dict[str, datetime | None]) -> list[Duration]:
+def milestone_durations(milestones: dict[str, datetime | None],
+                        precisions: dict[str, str] | None = None) -> list[Duration]:
     """Each derived duration with its definition; None while either end is unknown. A negative
-    span is kept and flagged (real timelines can be odd) rather than hidden."""
+    span is kept and flagged (real timelines can be odd) rather than hidden. A span with an end
+    known only to the day or month is approximate."""
+    precisions = precisions or {}
     out = []
     for name, definition, start, end in DURATIONS:
         a, b = milestones.get(start), milestones.get(end)
         value = (b - a) if a is not None and b is not None else None
         flag = f"{end.replace('_at', '').replace('_', ' ')} is before {start.replace('_at', '').replace('_', ' ')}" \
             if value is not None and value < timedelta(0) else ""
-        out.append(Duration(name, definition, value, flag))
+        approximate = any(precisions.get(field, "exact") != "exact" for field in (start, end))
+        out.append(Duration(name, definition, value, flag, approximate))
     return out

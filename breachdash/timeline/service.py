@@ -13,6 +13,7 @@ from breachdash.common import as_utc, utcnow
 from breachdash.db import read_session, write_session
 from breachdash.errors import validate_input, Conflict, InvalidInput, NotFound
 from breachdash.incidents.models import Incident, TimePrecision
+from breachdash.timeline.rules import earliest_moment
 from breachdash.timeline.models import EventKind, TimelineEvent, TimelineEventCreate
 
 
@@ -92,8 +93,11 @@ def add_event(
     require(actor, Action.record_timeline_event)
     event_in = _validated_event(event_in)
     with write_session(engine) as session:
-        if session.get(Incident, incident_id) is None:
+        incident = session.get(Incident, incident_id)
+        if incident is None:
             raise NotFound(f"No incident with id {incident_id}.")
+        event_in.occurred_at = earliest_moment(event_in.occurred_at, event_in.occurred_precision,
+                                               incident.display_timezone)
         event = log_event(session, incident_id=incident_id, kind=event_in.kind, title=event_in.title.strip(),
                           detail=event_in.detail, systems=event_in.systems, source_ref=event_in.source_ref,
                           occurred_at=event_in.occurred_at, occurred_precision=event_in.occurred_precision,
@@ -127,6 +131,8 @@ def correct_event(
     _check_reason(reason)
     with write_session(engine) as session:
         original = _editable_event(session, event_id)
+        zone = session.get(Incident, original.incident_id).display_timezone
+        event_in.occurred_at = earliest_moment(event_in.occurred_at, event_in.occurred_precision, zone)
         event = log_event(session, incident_id=original.incident_id, kind=event_in.kind,
                           title=event_in.title.strip(), detail=event_in.detail, systems=event_in.systems,
                           source_ref=event_in.source_ref, occurred_at=event_in.occurred_at,
@@ -216,3 +222,26 @@ def milestones_as_known_at(
     for event in events:
         known[event.origin_ref] = event.occurred_at
     return known
+
+
+def milestone_precisions_as_known_at(
+    engine: Engine, *, actor: Actor | None, incident_id: int, as_known_at: datetime | None = None
+) -> dict[str, str]:
+    """How well each milestone is known (field -> precision; a field absent is exact), as recorded
+    by `as_known_at` if given."""
+    require_signed_in(actor)
+    with read_session(engine) as session:
+        if as_known_at is None:
+            incident = session.get(Incident, incident_id)
+            if incident is None:
+                raise NotFound(f"No incident with id {incident_id}.")
+            return dict(incident.milestone_precisions or {})
+        events = session.exec(
+            select(TimelineEvent).where(TimelineEvent.incident_id == incident_id,
+                                        TimelineEvent.origin_type == "milestone",
+                                        TimelineEvent.recorded_at <= as_utc(as_known_at))
+            .order_by(col(TimelineEvent.recorded_at), col(TimelineEvent.id))).all()
+    known: dict[str, str] = {}
+    for event in events:
+        known[event.origin_ref] = event.occurred_precision
+    return {field: precision for field, precision in known.items() if precision != "exact"}

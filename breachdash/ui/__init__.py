@@ -182,15 +182,14 @@ def incident_selector(engine: Engine, actor: Actor) -> None:
 def financial_callout(financial) -> None:
     """The first thing leadership asks: is financial data involved? (Our own wording and the
     catalogue's display names only.)"""
-    from breachdash.display import count
+    from breachdash.display import escape_markdown
 
-    names = ", ".join(financial.data_types)
+    details = "  \n".join(escape_markdown(line) for line in financial.lines)
+    protected = " (all of it protected: see how it was held)" if financial.all_protected else ""
     if financial.state == "confirmed":
-        st.error(f"**Financial data CONFIRMED exposed** — {names} for {count(financial.customers)} customers.",
-                 icon="💳")
+        st.error(f"**Financial data CONFIRMED exposed**{protected}  \n{details}", icon="💳")
     elif financial.state == "suspected":
-        st.warning(f"**Financial data SUSPECTED** — {names}, up to {count(financial.customers)} customers; "
-                   "forensics has not confirmed it.", icon="💳")
+        st.warning(f"**Financial data SUSPECTED** — forensics has not confirmed it{protected}  \n{details}", icon="💳")
     else:
         st.success("**No financial data found exposed** in the latest revision.", icon="💳")
 

@@ -13,7 +13,7 @@ from breachdash.auth.rules import system_actor
 from breachdash.errors import Conflict, InvalidInput, PermissionDenied
 from breachdash.importers.affected import import_affected_file
 from breachdash.incidents.service import create_incident
-from breachdash.scope.service import current_scope
+from breachdash.scope.service import scope_state
 from breachdash.synth import write_synthetic
 from tests.conftest import actor_with
 from tests.integration.test_transfer import database_dump
@@ -59,8 +59,8 @@ def test_import__counts_match_an_independent_count(engine, incident, tmp_path, s
     progress = []
     revision, summary = _import(engine, incident, path, progress=lambda f, m: progress.append(f))
     customers, by_type, by_region = _independent_counts(path)
-    assert revision.best == revision.low == revision.high == customers == 20_000
-    scope = current_scope(engine, actor=ARCHITECT, incident_id=incident.id)
+    assert revision.figure_kind == "exact" and revision.best == customers == 20_000
+    scope = scope_state(engine, actor=ARCHITECT, incident_id=incident.id).populations[0]
     assert dict(zip(scope.data_types["data_type"], scope.data_types["count"])) == by_type
     assert dict(zip(scope.regions["region"], scope.regions["count"])) == by_region
     assert progress == sorted(progress) and progress[-1] == 1.0

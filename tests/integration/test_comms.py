@@ -57,7 +57,7 @@ def test_checks_are_recorded_with_each_version(engine, setup):
                                  base_number=None)
     warnings = version.checks["warnings"]
     assert any("exfiltration" in w for w in warnings)
-    assert any("1,500 is outside the current estimate" in w for w in warnings)
+    assert any("1,500 is outside the current figures" in w for w in warnings)
 
 
 def test_new_version_voids_approvals_and_stale_facts_block_approval(engine, setup):
@@ -71,7 +71,9 @@ def test_new_version_voids_approvals_and_stale_facts_block_approval(engine, setu
         "data_types": [{"data_type": "name", "count": 3000}, {"data_type": "email", "count": 3000}]})
     detail = comms.phase_detail(engine, actor=PR, phase_id=phase_id)
     assert set(detail["missing"]) == {"Legal", "PR", "Executive"}
-    assert detail["sign_offs"]["standing"].str.contains("best estimate changed from 2,000 to 3,000").all()
+    assert detail["sign_offs"]["standing"].str.contains(
+        "All affected changed from 1,900–2,100 individuals (best 2,000) to 2,900–3,100 individuals (best 3,000)",
+        regex=False).all()
     v2 = comms.save_message(engine, actor=PR, phase_id=phase_id, subject="Notice",
                             body=NOTICE.replace("2,000", "3,000"), base_number=v1.number)
     with pytest.raises(Conflict, match="superseded by version 2"):

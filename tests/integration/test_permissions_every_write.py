@@ -29,6 +29,7 @@ from breachdash.obligations import service as obligations
 from breachdash.outreach import service as outreach
 from breachdash.remediation import service as remediation
 from breachdash.reviews.service import start_review
+from breachdash.scope import service as scope
 from breachdash.scope.service import record_revision
 from breachdash.timeline import service as timeline
 from breachdash.transfer import export_incident, import_incident
@@ -203,6 +204,13 @@ CALLS = {
         c.engine, actor=a, incident_id=c.incident.id)),
     "breachdash.scope.service.record_revision": (Action.revise_scope, lambda c: lambda a: record_revision(
         c.engine, actor=a, incident_id=c.incident.id, revision_in={"low": 1, "best": 2 + c.next(), "high": 999})),
+    "breachdash.scope.service.add_population": (Action.revise_scope, lambda c: lambda a: scope.add_population(
+        c.engine, actor=a, incident_id=c.incident.id,
+        population_in={"key": f"pop-{c.next()}", "label": "Canada", "jurisdictions": ["CA"]})),
+    "breachdash.scope.service.update_population": (Action.revise_scope, lambda c: (population := scope.add_population(
+        c.engine, actor=SYSTEM, incident_id=c.incident.id, population_in={"key": f"upd-{c.next()}", "label": "UK"})) and (
+        lambda a: scope.update_population(c.engine, actor=a, population_id=population.id,
+                                          changes={"jurisdictions": ["GB"]}, expected_version=population.version))),
     "breachdash.timeline.service.add_event": (Action.record_timeline_event, lambda c: lambda a: timeline.add_event(
         c.engine, actor=a, incident_id=c.incident.id, event_in=_event_in(f"added {c.next()}"))),
     "breachdash.timeline.service.correct_event": (Action.record_timeline_event, lambda c: (event := c.event()) and (lambda a: timeline.correct_event(
@@ -239,8 +247,10 @@ def _audit_count(engine) -> int:
 
 
 # Writes no role guards: signing in is open to everyone (it records failed attempts to slow guessing);
-# restoring a backup is an operator's command on the server, below the application's roles.
-NOT_ROLE_GUARDED = {"breachdash.auth.service.authenticate", "breachdash.backup.restore_database"}
+# restoring a backup is an operator's command on the server, below the application's roles, and so is
+# the recompute of every incident that follows it.
+NOT_ROLE_GUARDED = {"breachdash.auth.service.authenticate", "breachdash.backup.restore_database",
+                    "breachdash.obligations.service.recompute_every_incident"}
 
 
 def test_every_write_function_is_in_the_matrix():

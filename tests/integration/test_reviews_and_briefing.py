@@ -14,7 +14,7 @@ from breachdash.demo import DEMO_SLUG
 from breachdash.errors import InvalidInput, PermissionDenied
 from breachdash.incidents.service import find_incident
 from breachdash.reviews.service import reviews_frame, since_last_review, start_review
-from breachdash.scope.service import current_scope, record_revision, revision_input_from_tables
+from breachdash.scope.service import record_revision, revision_input_from_tables, scope_state
 from tests.conftest import actor_with
 
 EXEC, ARCHITECT, PR = actor_with(Role.executive), actor_with(Role.architect), actor_with(Role.pr)
@@ -22,10 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _revise(engine, incident, best):
-    scope = current_scope(engine, actor=ARCHITECT, incident_id=incident.id)
+    scope = scope_state(engine, actor=ARCHITECT, incident_id=incident.id).populations[0]
     return record_revision(engine, actor=ARCHITECT, incident_id=incident.id, revision_in=revision_input_from_tables(
-        {"low": scope.low, "best": best, "high": max(best, scope.high), "unit": scope.unit,
-         "confidence": scope.confidence, "scope_label": "all", "method": "forensics",
+        {"low": scope.figure.low, "best": best, "high": max(best, scope.figure.high), "unit": scope.unit,
+         "confidence": scope.confidence, "method": "forensics",
          "reason": "Two more export batches found", "corrects_seq": None},
         data_types_table=scope.data_types[["data_type", "count", "status"]], regions_table=scope.regions,
         systems_table=pd.DataFrame({"system": [], "count": []})))
@@ -36,7 +36,7 @@ def test_since_last_review__lists_the_revision_and_the_phase_move(demo_engine):
     assert since_last_review(demo_engine, actor=EXEC, incident_id=incident.id).marker is None
     marker = start_review(demo_engine, actor=EXEC, incident_id=incident.id)
     assert since_last_review(demo_engine, actor=EXEC, incident_id=incident.id).changes == []
-    before = current_scope(demo_engine, actor=EXEC, incident_id=incident.id).best
+    before = scope_state(demo_engine, actor=EXEC, incident_id=incident.id).populations[0].figure.best
     _revise(demo_engine, incident, before + 12_345)
     phases = phase_progress(demo_engine, actor=PR, incident_id=incident.id)
     follow_up = phases[phases["key"] == "remediation_update"].iloc[0]
@@ -45,7 +45,7 @@ def test_since_last_review__lists_the_revision_and_the_phase_move(demo_engine):
     since = since_last_review(demo_engine, actor=EXEC, incident_id=incident.id)
     assert since.marker.id == marker.id
     texts = [c.text for c in since.changes]
-    assert any(t.startswith("Estimate revised") and f"{before:,} → {before + 12_345:,}" in t
+    assert any(t.startswith("All affected revised") and f"{before:,}" in t and f"{before + 12_345:,}" in t
                and "Two more export batches found" in t for t in texts)
     assert "Remediation update: not started → drafting" in texts
     assert any(c.kind == "timeline" for c in since.changes)
@@ -57,14 +57,15 @@ def test_since_last_review__lists_the_revision_and_the_phase_move(demo_engine):
 def test_briefing__figures_with_as_of_times_changes_and_decisions(demo_engine, tmp_path):
     incident = find_incident(demo_engine, DEMO_SLUG)
     start_review(demo_engine, actor=EXEC, incident_id=incident.id)
-    before = current_scope(demo_engine, actor=EXEC, incident_id=incident.id).best
+    before = scope_state(demo_engine, actor=EXEC, incident_id=incident.id).populations[0].figure.best
     _revise(demo_engine, incident, before + 1_000)
     doc = briefing_document(demo_engine, actor=EXEC, incident_id=incident.id)
     figures = {f.label: f for f in doc.figures}
-    assert figures["Affected individuals (best estimate)"].value == f"{before + 1_000:,}"
-    assert figures["Change since the last review"].value == "+1,000"
+    assert figures["All affected: affected individuals"].value == f"{before + 1_000:,}"
+    assert figures["Change since the last review"].value == "changed"
+    assert f"(best {before + 1_000:,})" in figures["Change since the last review"].note
     assert all(f.as_of is not None for f in doc.figures)
-    assert "Payment card numbers (confirmed)" in figures["Exposed data types"].note
+    assert "Payment card numbers (confirmed, " in figures["Exposed data types"].note
     assert any("US-SEC-8K-105" in d and "may apply" in d for d in doc.decisions)
     markdown = export_briefing(demo_engine, actor=EXEC, incident_id=incident.id, fmt="md")[0].decode()
     assert f"**{before + 1_000:,}**" in markdown and "## What changed since the review started" in markdown

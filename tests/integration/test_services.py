@@ -98,8 +98,9 @@ def test_every_write_is_audited_in_its_transaction(engine):
     with engine.connect() as connection:
         actions = connection.execute(text("SELECT action FROM audit_events ORDER BY id")).scalars().all()
     # Every scope revision re-decides the notification obligations in the same transaction.
-    assert actions == ["incident.created", "comms.plan_created", "obligations.recomputed", "scope.revised",
-                       "obligations.recomputed"]
+    # The first revision of the default population creates it.
+    assert actions == ["incident.created", "comms.plan_created", "obligations.recomputed", "scope.population_added",
+                       "scope.revised", "obligations.recomputed"]
 
 
 def test_verify_chain__catches_an_edited_audit_row(demo_engine):

@@ -11,7 +11,7 @@ from breachdash.common import simulated_clock, utcnow
 from breachdash.errors import Conflict, InvalidInput
 from breachdash.exports import export_timeline
 from breachdash.incidents.service import create_incident, get_incident, set_milestone
-from breachdash.scope.service import current_scope, record_revision
+from breachdash.scope.service import record_revision, scope_state
 from breachdash.timeline.service import (
     add_event,
     correct_event,
@@ -93,7 +93,7 @@ def test_as_known_at_hides_what_was_recorded_later(engine, incident):
     then = timeline_frame(engine, actor=LEGAL, incident_id=incident.id, as_known_at=moment)
     assert "Learned late" not in set(then["title"]) and "Known early (corrected)" not in set(then["title"])
     assert then.set_index("title").loc["Known early", "state"] == "current"
-    assert current_scope(engine, actor=LEGAL, incident_id=incident.id, as_known_at=moment).best == 200
+    assert scope_state(engine, actor=LEGAL, incident_id=incident.id, as_known_at=moment).populations[0].figure.best == 200
     known = milestones_as_known_at(engine, actor=LEGAL, incident_id=incident.id, as_known_at=moment)
     assert known["detected_at"] is not None and known["contained_at"] is None
     now = timeline_frame(engine, actor=LEGAL, incident_id=incident.id)

@@ -172,7 +172,7 @@ def test_cli__export_then_import_into_an_empty_database(databases, tmp_path):
 def test_cli__invalid_document_lists_problems_and_exits_2(tmp_path):
     target = f"sqlite:///{tmp_path / 'empty.db'}"
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"format": "breachdash.incident", "format_version": 2}))
+    bad.write_text(json.dumps({"format": "breachdash.incident", "format_version": 3}))
     result = subprocess.run([sys.executable, "-m", "breachdash", "--database-url", target, "import-incident",
                              str(bad)], capture_output=True, text=True)
     assert result.returncode == 2

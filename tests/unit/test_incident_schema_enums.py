@@ -9,19 +9,30 @@ from breachdash.config import PROJECT_ROOT
 from breachdash.incidents.models import IncidentStatus, SectorFlag, TimePrecision
 from breachdash.obligations.models import Applicability, ObligationStatus
 from breachdash.remediation.models import ActionCategory, ActionStatus
-from breachdash.scope.models import Confidence, CountUnit, ExposureStatus, RevisionSource
+from breachdash.scope.models import (
+    Confidence,
+    CountKind,
+    CountUnit,
+    ExposureStatus,
+    FigureKind,
+    Protection,
+    RevisionSource,
+)
 from breachdash.timeline.models import EventKind
 
 ENUMS = {
     "$defs/role": Role,
     "$defs/incident/properties/status": IncidentStatus,
     "$defs/incident/properties/sector_flags/items": SectorFlag,
-    "$defs/incident/properties/intrusion_start_precision": TimePrecision,
+    "$defs/precision": TimePrecision,
+    "$defs/count_kind": CountKind,
+    "$defs/population/properties/unit": CountUnit,
+    "$defs/scope_revision/properties/figure_kind": FigureKind,
+    "$defs/scope_revision/properties/data_types/items/properties/protection": Protection,
     "$defs/scope_revision/properties/unit": CountUnit,
     "$defs/scope_revision/properties/confidence": Confidence,
     "$defs/scope_revision/properties/source": RevisionSource,
     "$defs/scope_revision/properties/data_types/items/properties/status": ExposureStatus,
-    "$defs/timeline_event/properties/occurred_precision": TimePrecision,
     "$defs/timeline_event/properties/kind": EventKind,
     "$defs/phase/properties/audience": Audience,
     "$defs/phase/properties/status": PhaseStatus,

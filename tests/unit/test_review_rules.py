@@ -28,13 +28,19 @@ AFTER = {
 
 
 def test_describe_changes__each_kind_in_plain_words():
-    revisions = [{"seq": 8, "best": 1_200, "unit": "individuals", "reason": "more exports", "recorded_by": "a@x"},
-                 {"seq": 9, "best": 1_250, "unit": "individuals", "reason": "", "recorded_by": "a@x"}]
+    # BEFORE is a snapshot from before populations (one estimate): it reads as the population "all".
+    revisions = [{"seq": 8, "population": "all", "label": "All affected", "figure": "1,200 individuals",
+                  "reason": "more exports", "recorded_by": "a@x"},
+                 {"seq": 9, "population": "all", "label": "All affected", "figure": "1,250 individuals",
+                  "reason": "", "recorded_by": "a@x"},
+                 {"seq": 10, "population": "uk", "label": "UK customers", "figure": "up to 7,000,000 records",
+                  "reason": "regulator's portal", "recorded_by": "a@x"}]
     events = [{"title": f"entry {i}", "kind": "decision"} for i in range(7)]
     texts = [c.text for c in describe_changes(BEFORE, AFTER, revisions=revisions, events=events)]
     assert texts == [
-        "Estimate revised (revision 8, a@x): 1,000 → 1,200 individuals: more exports",
-        "Estimate revised (revision 9, a@x): 1,200 → 1,250 individuals",
+        "All affected revised (revision 8, a@x): 1,000 individuals → 1,200 individuals: more exports",
+        "All affected revised (revision 9, a@x): 1,200 individuals → 1,250 individuals",
+        "UK customers revised (revision 10, a@x): first estimate up to 7,000,000 records: regulator's portal",
         # Sensitive tiers first, flagged.
         "New exposed data type: Passport numbers (suspected) ⚠",
         "Payment card numbers now confirmed (was suspected) ⚠",

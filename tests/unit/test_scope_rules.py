@@ -2,7 +2,7 @@ import pytest
 from pydantic import ValidationError
 
 from breachdash.scope.models import ScopeRevisionCreate
-from breachdash.scope.rules import describe_change, revision_problems
+from breachdash.scope.rules import Figure, describe_change, revision_problems
 
 
 def _revision(**overrides) -> ScopeRevisionCreate:
@@ -55,6 +55,9 @@ def test_revision_input__negative_non_integer_and_unknown_unit_are_refused(bad):
 
 
 def test_describe_change():
-    assert describe_change(None, 5, "individuals") == "first estimate: 5 individuals"
-    assert describe_change(1_000, 1_500, "records") == "1,000 → 1,500 records (+500)"
-    assert describe_change(1_500, 1_000, "records") == "1,500 → 1,000 records (−500)"
+    assert describe_change(None, Figure.exact(5), "individuals") == "first estimate: 5 individuals"
+    assert describe_change(Figure.exact(1_000), Figure.exact(1_500), "records") == \
+        "1,000 records → 1,500 records (+500)"
+    assert describe_change(Figure.exact(1_500), Figure.exact(1_000), "records") == \
+        "1,500 records → 1,000 records (−500)"
+    assert describe_change(Figure.exact(7), Figure.exact(7), "records") == "unchanged at 7 records"
