@@ -168,7 +168,7 @@ def _chart_images(doc: Briefing) -> list[bytes]:
     figures = []
     scope = doc.data.scope
     if scope is not None:
-        figures.append(charts.estimate_trend(doc.data.history))
+        figures.append(charts.estimate_trend(doc.data.history, zone=doc.zone))
         figures.append(charts.exposure_by_type(scope.data_types))
     if doc.funnel is not None:
         name = doc.data.phases.loc[doc.data.phases["key"] == doc.main_phase, "phase"].iloc[0]
