@@ -425,9 +425,11 @@ def _semantic_problems(doc: dict) -> Iterator[tuple[str, str]]:
                 yield f"{m_where}.content_sha256", "does not match the subject and body (the text was altered)"
             seen_signers = set()
             for s_index, sign_off in enumerate(message["sign_offs"]):
-                signer_key = (sign_off["signer"], sign_off["role"])
+                # Once per role and facts revision: a re-confirmation after the facts changed is a new sign-off.
+                signer_key = (sign_off["signer"], sign_off["role"], sign_off["facts_revision_seq"])
                 if signer_key in seen_signers:
-                    yield f"{m_where}.sign_offs[{s_index}]", "the same person signed twice for the same role"
+                    yield (f"{m_where}.sign_offs[{s_index}]",
+                           "the same person signed twice for the same role against the same facts")
                 seen_signers.add(signer_key)
         for s_index, send in enumerate(phase["sends"]):
             if (send["audience"], send["message_number"]) not in numbers:

@@ -17,6 +17,7 @@ from breachdash.comms.service import (
     mark_sent,
     phase_detail,
     phase_progress,
+    reconfirm_sign_off,
     reject_approver_change,
     save_checklist,
     save_message,
@@ -39,7 +40,8 @@ ui.show_flash()
 
 progress = phase_progress(ctx.engine, actor=ctx.actor, incident_id=incident.id)
 st.dataframe(
-    progress.assign(target=progress["target_at"].map(lambda v: local_time(v, zone, "%d %b %H:%M")),
+    progress.assign(status=progress["status_shown"],
+                    target=progress["target_at"].map(lambda v: local_time(v, zone, "%d %b %H:%M")),
                     checklist=progress.apply(lambda r: f"{int(r.checklist_done)}/{int(r.checklist_total)}", axis=1),
                     draft=progress["latest_version"].map(lambda v: "—" if pd.isna(v) else f"v{int(v)}"))[
         ["position", "phase", "audience", "status", "target", "checklist", "draft", "approvals_missing"]],
@@ -201,8 +203,11 @@ with signoff_tab:
     else:
         st.markdown(f"**Version {latest.number}** · sha256 `{latest.content_sha256[:16]}…` · needs "
                     f"{', '.join(Role(r).label for r in detail['required_roles'])}")
+        stale_labels = {Role(r["role"]).label for r in detail["reconfirm"]}
         if detail["missing"]:
-            st.warning("Awaiting: " + ", ".join(detail["missing"]), icon="⏳")
+            st.warning("Awaiting: " + ", ".join(
+                f"{m} (approval went stale: re-confirm)" if m in stale_labels else m for m in detail["missing"]),
+                icon="⏳")
         else:
             st.success("Every required role has approved this exact text.")
         st.dataframe(detail["sign_offs"].assign(signed=detail["sign_offs"]["signed_at"].map(
@@ -211,7 +216,26 @@ with signoff_tab:
         distinct = detail["policy"]["different_people"]
         st.caption(f"Approval policy: {', '.join(Role(r).label for r in distinct)} sign-offs on one version come "
                    "from different people, even when one person holds several of these roles.")
-        my_roles = [r for r in detail["required_roles"] if ctx.actor.holds(Role(r))]
+        # A stale approval of this exact text is re-confirmed as it is: no new version needed.
+        my_stale = [r for r in detail["reconfirm"] if r["signer"] == ctx.actor.email and ctx.actor.holds(Role(r["role"]))]
+        if ui.can(ctx.actor, Action.sign_off):
+            for stale in my_stale:
+                label = Role(stale["role"]).label
+                with st.container(border=True):
+                    st.markdown(f"**Your {label} approval of version {latest.number} went stale**")
+                    st.text(f"Why: {stale['reason']}")
+                    st.caption("If the text still holds with the current facts, re-confirm it: a new approval of the "
+                               "same text against the current scope revision, recorded in the audit trail. "
+                               "Otherwise request changes below.")
+                    if st.button(f"Re-confirm version {latest.number}" + (f" as {label}" if len(my_stale) > 1 else ""),
+                                 type="primary", key=f"reconfirm_{phase_id}_{stale['role']}"):
+                        ui.run_action(
+                            lambda role=stale["role"]: reconfirm_sign_off(
+                                ctx.engine, actor=ctx.actor, message_version_id=latest.id, role=role,
+                                expected_sha256=latest.content_sha256),
+                            f"Re-confirmed version {latest.number} as {label} against the current facts.")
+        my_roles = [r for r in detail["required_roles"] if ctx.actor.holds(Role(r))
+                    and (ctx.actor.email, r) not in detail["decided"]]
         if ui.can(ctx.actor, Action.sign_off) and my_roles:
             with st.form(f"sign_{phase_id}"):
                 role = st.selectbox("Sign as", my_roles, format_func=lambda r: Role(r).label, key=f"sign_role_{phase_id}")
@@ -224,7 +248,7 @@ with signoff_tab:
                         f"Signed version {latest.number} as {Role(role).label}: {decision}.")
 
 with status_tab:
-    st.markdown(f"Status: **{escape_markdown(phase.status)}** · audience: {escape_markdown(phase.audience)} · channels: "
+    st.markdown(f"Status: **{escape_markdown(detail['status_shown'])}** · audience: {escape_markdown(phase.audience)} · channels: "
                 f"{escape_markdown(', '.join(phase.channels))} · must sign: "
                 f"{', '.join(Role(r).label for r in detail['required_roles'])}")
     policy_roles = detail["policy"]["required"]
@@ -272,7 +296,15 @@ with status_tab:
             if latest is not None and (latest.checks or {}).get("warnings"):
                 st.warning(f"Version {latest.number} has {len(latest.checks['warnings'])} open warning(s); "
                            "sending records that it went out with them.")
-            if st.form_submit_button(f"Mark version {latest.number if latest else ''} sent", type="primary"):
+            blocked = bool(detail["missing"])
+            if blocked:
+                stale_labels = {Role(r["role"]).label for r in detail["reconfirm"]}
+                st.warning("Cannot be sent yet: " + "; ".join(
+                    f"{m}'s approval went stale — {m} re-confirms version {latest.number} on the Sign-offs tab"
+                    if m in stale_labels else f"{m} has not approved version {latest.number}"
+                    for m in detail["missing"]) + ".", icon="⛔")
+            if st.form_submit_button(f"Mark version {latest.number if latest else ''} sent", type="primary",
+                                     disabled=blocked):
                 ui.run_action(lambda: mark_sent(ctx.engine, actor=ctx.actor, phase_id=phase_id, channels=channels,
                                                 expected_version=phase_version_seen),
                               f"{phase.name} marked sent.")

@@ -104,9 +104,15 @@ class MessageVersion(SQLModel, table=True):
 
 
 class SignOff(SQLModel, table=True):
+    """One role's decision on one exact text, against the facts of scope revision
+    `facts_revision_seq`. A person signs a version once per role and facts revision: after a
+    revision makes their approval stale they may re-confirm the same text (a new row bound to the
+    same content hash and the new revision); the earlier row stays as history."""
+
     __tablename__ = "sign_offs"
     __table_args__ = (
-        UniqueConstraint("message_version_id", "signer", "role", name="uq_sign_offs_once"),
+        UniqueConstraint("message_version_id", "signer", "role", "facts_revision_seq",
+                         name="uq_sign_offs_once_per_facts"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -95,16 +95,27 @@ def transition_problem(
     missing_roles: list[str],
     audience: str,
     alignment_done: bool,
+    stale_roles: Sequence[str] = (),
 ) -> str | None:
-    """Why the move is refused, or None if it is allowed."""
+    """Why the move is refused, or None if it is allowed. `stale_roles`: missing roles whose
+    approval of this text went stale (they re-confirm the same text; no new version needed)."""
     if target not in ALLOWED_TRANSITIONS[current]:
         allowed = ", ".join(sorted(s.value for s in ALLOWED_TRANSITIONS[current])) or "nothing"
         return f"blocked: a phase that is {current.value} can move to {allowed}, not {target.value}"
     if target in (S.in_review, S.approved, S.sent) and latest_version_number is None:
         return f"blocked: there is no message draft to take to {target.value}"
     if target in (S.approved, S.sent) and missing_roles:
-        names = ", ".join(role_label(r) for r in missing_roles)
-        return f"blocked: {names} {'has' if len(missing_roles) == 1 else 'have'} not approved version {latest_version_number}"
+        stale = [r for r in missing_roles if r in stale_roles]
+        never = [r for r in missing_roles if r not in stale_roles]
+        parts = []
+        if never:
+            names = ", ".join(role_label(r) for r in never)
+            parts.append(f"{names} {'has' if len(never) == 1 else 'have'} not approved version {latest_version_number}")
+        if stale:
+            names = ", ".join(role_label(r) for r in stale)
+            parts.append(f"the approval{'s' if len(stale) > 1 else ''} of {names} went stale when the facts changed: "
+                         f"{'it' if len(stale) == 1 else 'each'} must re-confirm version {latest_version_number}")
+        return "blocked: " + "; ".join(parts)
     if target == S.sent and audience != "internal" and not alignment_done:
         return "blocked: no customer contact before internal alignment (Legal and PR agreeing one message) is done"
     return None

@@ -123,17 +123,34 @@ def _revision_facts(session: Session, incident_id: int, seq: int | None) -> Revi
                          data_types=snapshot.data_types)
 
 
+def _sign_off_rows(session: Session, version: MessageVersion) -> list[SignOff]:
+    """A version's sign-offs, oldest first (a re-confirmation comes after the approval it renews)."""
+    return list(session.exec(select(SignOff).where(SignOff.message_version_id == version.id)
+                             .order_by(col(SignOff.signed_at), col(SignOff.id))).all())
+
+
+def _stale(session: Session, row: SignOff, incident_id: int, now: RevisionFacts | None) -> str | None:
+    """Why an approval no longer covers the current facts (None: it does, or it is not an approval)."""
+    if row.decision != Decision.approve.value:
+        return None
+    at_signing = _revision_facts(session, incident_id, row.facts_revision_seq) if row.facts_revision_seq else None
+    return stale_reason(at_signing, now)
+
+
 def _sign_off_views(session: Session, version: MessageVersion, incident_id: int) -> list[SignOffView]:
-    rows = session.exec(select(SignOff).where(SignOff.message_version_id == version.id)).all()
     now = _revision_facts(session, incident_id, None)
-    views = []
-    for r in rows:
-        stale = None
-        if r.decision == Decision.approve.value:
-            at_signing = _revision_facts(session, incident_id, r.facts_revision_seq) if r.facts_revision_seq else None
-            stale = stale_reason(at_signing, now)
-        views.append(SignOffView(r.role, r.signer, r.decision, r.content_sha256, r.signed_at, stale))
-    return views
+    return [SignOffView(r.role, r.signer, r.decision, r.content_sha256, r.signed_at, _stale(session, r, incident_id, now))
+            for r in _sign_off_rows(session, version)]
+
+
+def _stale_approvers(views: list[SignOffView], required: list[str]) -> list[SignOffView]:
+    """Required roles whose latest decision on the text is an approval gone stale: each such
+    signer may re-confirm the same text against the current facts."""
+    latest: dict[str, SignOffView] = {}
+    for view in views:
+        if view.role in required:
+            latest[view.role] = view
+    return [v for v in latest.values() if v.decision == Decision.approve.value and v.stale_reason]
 
 
 def message_facts(session: Session, incident_id: int) -> Facts:
@@ -160,11 +177,20 @@ def required_roles(phase: CommsPhase) -> list[str]:
 
 
 def _missing(session: Session, phase: CommsPhase, version: MessageVersion | None) -> list[str]:
+    return _standing(session, phase, version)[0]
+
+
+def _standing(session: Session, phase: CommsPhase, version: MessageVersion | None,
+              views: list[SignOffView] | None = None) -> tuple[list[str], list[SignOffView]]:
+    """(required roles still missing on the latest text, the stale approvals among them — their
+    signers may re-confirm the same text)."""
     if version is None:
-        return required_roles(phase)
-    return missing_sign_offs(content_sha256=version.content_sha256, required_roles=required_roles(phase),
-                             sign_offs=_sign_off_views(session, version, phase.incident_id),
-                             different_people=load_policy().different_people)
+        return required_roles(phase), []
+    required = required_roles(phase)
+    views = _sign_off_views(session, version, phase.incident_id) if views is None else views
+    missing = missing_sign_offs(content_sha256=version.content_sha256, required_roles=required, sign_offs=views,
+                                different_people=load_policy().different_people)
+    return missing, [v for v in _stale_approvers(views, required) if v.role in missing]
 
 
 def _alignment_done(session: Session, incident_id: int) -> bool:
@@ -229,7 +255,21 @@ def sign_off(
     engine: Engine, *, actor: Actor, message_version_id: int, role: Role | str, decision: Decision | str,
     comment: str = "", expected_sha256: str | None = None,
 ) -> SignOff:
-    """Record one role's decision on one exact version of the text."""
+    """Record one role's decision on one exact version of the text.
+
+    A person decides once per version and role — unless the facts changed since: when their
+    latest decision for this role is an approval a later scope revision made stale, they may
+    decide again on the same text (re-confirm it, or now request changes). The new sign-off binds
+    to the same content hash and the current facts revision; the stale one stays as history."""
+    return _record_sign_off(engine, actor=actor, message_version_id=message_version_id, role=role,
+                            decision=decision, comment=comment, expected_sha256=expected_sha256, reconfirm=False)
+
+
+def _record_sign_off(
+    engine: Engine, *, actor: Actor, message_version_id: int, role: Role | str, decision: Decision | str,
+    comment: str, expected_sha256: str | None, reconfirm: bool,
+) -> SignOff:
+    """The one writer of sign-offs (`reconfirm`: only renewing one's own stale approval)."""
     require(actor, Action.sign_off)
     role, decision = Role(role), Decision(decision)
     if not actor.holds(role):
@@ -248,12 +288,18 @@ def sign_off(
             raise Conflict("The text changed since you read it; reload before signing.")
         if role.value not in required_roles(phase):
             raise InvalidInput.single("role", f"{phase.name} does not need a {role.label} sign-off")
-        earlier = session.exec(select(SignOff).where(SignOff.message_version_id == version.id,
-                                                     SignOff.signer == actor.email)).all()
-        existing = next((r for r in earlier if r.role == role.value), None)
-        if existing is not None:
-            raise Conflict(f"{actor.email} already signed version {version.number} as {role.label} "
-                           f"({existing.decision}).")
+        earlier = [r for r in _sign_off_rows(session, version) if r.signer == actor.email]
+        existing = [r for r in earlier if r.role == role.value]
+        renews, stale = None, None
+        if existing:
+            renews = existing[-1]
+            stale = _stale(session, renews, phase.incident_id, _revision_facts(session, phase.incident_id, None))
+            if stale is None:
+                raise Conflict(f"{actor.email} already signed version {version.number} as {role.label} "
+                               f"({renews.decision}).")
+        elif reconfirm:
+            raise Conflict(f"{actor.email} has no approval of version {version.number} as {role.label} to re-confirm; "
+                           "sign it instead.")
         problem = second_signature_problem(load_policy(), role=role.value, signer=actor.email,
                                            earlier=[(r.signer, r.role) for r in earlier])
         if problem:
@@ -265,16 +311,37 @@ def sign_off(
                          facts_revision_seq=facts_seq)
         session.add(record)
         session.flush()
-        verb = "approved" if decision == Decision.approve else "requested changes to"
+        if renews is None:
+            verb = "approved" if decision == Decision.approve else "requested changes to"
+        else:
+            verb = "re-confirmed" if decision == Decision.approve else "withdrew the approval of and requested changes to"
+        facts = f" against the facts of scope revision {facts_seq}" if renews is not None and facts_seq else ""
         log_event(session, incident_id=phase.incident_id, kind=EventKind.communication,
-                  title=f"{role.label} {verb} {phase.name} v{version.number}",
-                  detail=comment, recorded_by=actor.email,
-                  origin=("sign_off", f"{phase.key}:v{version.number}:{role.value}"))
-        record_audit(session, actor=actor.email, action="comms.signed_off", entity_type="sign_off",
-                     entity_id=record.id, incident_id=phase.incident_id,
-                     after={"phase": phase.key, "version": version.number, "role": role.value,
-                            "decision": decision.value, "sha256": version.content_sha256})
+                  title=f"{role.label} {verb} {phase.name} v{version.number}{facts}",
+                  detail="\n".join(filter(None, [f"The earlier approval had gone stale: {stale}." if stale else "",
+                                                  comment])),
+                  recorded_by=actor.email,
+                  origin=("sign_off", f"{phase.key}:v{version.number}:{role.value}"
+                                      + (f":r{facts_seq}" if renews is not None else "")))
+        after = {"phase": phase.key, "version": version.number, "role": role.value,
+                 "decision": decision.value, "sha256": version.content_sha256, "facts_revision_seq": facts_seq}
+        if renews is not None:
+            after |= {"renews_sign_off": renews.id, "renewed_facts_revision_seq": renews.facts_revision_seq,
+                      "stale_reason": stale}
+        record_audit(session, actor=actor.email,
+                     action="comms.sign_off_reconfirmed" if renews is not None and decision == Decision.approve
+                     else "comms.signed_off",
+                     entity_type="sign_off", entity_id=record.id, incident_id=phase.incident_id, after=after)
     return record
+
+
+def reconfirm_sign_off(engine: Engine, *, actor: Actor, message_version_id: int, role: Role | str,
+                       comment: str = "", expected_sha256: str | None = None) -> SignOff:
+    """Re-confirm one's stale approval of the same text against the current facts (a new
+    approval bound to the same content hash and the latest scope revision)."""
+    return _record_sign_off(engine, actor=actor, message_version_id=message_version_id, role=role,
+                            decision=Decision.approve, comment=comment, expected_sha256=expected_sha256,
+                            reconfirm=True)
 
 
 def transition_phase(
@@ -292,11 +359,12 @@ def transition_phase(
 def _transition(session: Session, *, actor: Actor, phase: CommsPhase, target: PhaseStatus,
                 expected_version: int, log: bool = True) -> CommsPhase:
     latest = _latest_version(session, phase)
+    missing, stale = _standing(session, phase, latest)
     problem = transition_problem(
         current=PhaseStatus(phase.status), target=target,
         latest_version_number=latest.number if latest else None,
-        missing_roles=_missing(session, phase, latest), audience=phase.audience,
-        alignment_done=_alignment_done(session, phase.incident_id),
+        missing_roles=missing, audience=phase.audience,
+        alignment_done=_alignment_done(session, phase.incident_id), stale_roles=[v.role for v in stale],
     )
     if problem:
         raise Conflict(problem)
@@ -392,7 +460,7 @@ def phase_progress(engine: Engine, *, actor: Actor | None, incident_id: int) -> 
         rows = []
         for phase in phases:
             latest = _latest_version(session, phase)
-            missing = _missing(session, phase, latest)
+            missing, stale = _standing(session, phase, latest)
             total, done = counts.get(phase.id, (0, 0))
             rows.append({
                 "phase_id": phase.id, "key": phase.key, "phase": phase.name, "position": phase.position,
@@ -400,11 +468,23 @@ def phase_progress(engine: Engine, *, actor: Actor | None, incident_id: int) -> 
                 "checklist_done": done, "checklist_total": total,
                 "latest_version": latest.number if latest else None,
                 "approvals_missing": ", ".join(role_label(r) for r in missing) if latest else "",
+                "reconfirm": ", ".join(role_label(v.role) for v in stale),
+                "status_shown": status_shown(phase.status, [v.role for v in stale], missing if latest else []),
                 "version": phase.version,
             })
     return pd.DataFrame(rows, columns=["phase_id", "key", "phase", "position", "audience", "status", "target_at",
                                        "checklist_done", "checklist_total", "latest_version",
-                                       "approvals_missing", "version"])
+                                       "approvals_missing", "reconfirm", "status_shown", "version"])
+
+
+def status_shown(status: str, stale_roles: list[str], missing_roles: list[str]) -> str:
+    """The phase's status as a person should read it: an approved phase whose approvals no longer
+    all stand says so (it cannot be sent until they are re-confirmed or given)."""
+    if status != PhaseStatus.approved or not missing_roles:
+        return status
+    if stale_roles and set(stale_roles) == set(missing_roles):
+        return f"approved — stale: {', '.join(role_label(r) for r in stale_roles)} to re-confirm"
+    return f"approved — awaiting {', '.join(role_label(r) for r in missing_roles)}"
 
 
 # ---------------------------------------------------------------- read side and helpers for the page
@@ -471,7 +551,7 @@ def phase_detail(engine: Engine, *, actor: Actor | None, phase_id: int) -> dict:
             select(SignOff).where(SignOff.message_version_id == latest.id)).all()} if latest else {}
         sends = session.exec(select(SendRecord).where(SendRecord.phase_id == phase_id)
                              .order_by(col(SendRecord.sent_at))).all()
-        missing = _missing(session, phase, latest)
+        missing, stale = _standing(session, phase, latest, views)
         pending = _pending_change(session, phase_id)
     return {
         "phase": phase,
@@ -487,15 +567,30 @@ def phase_detail(engine: Engine, *, actor: Actor | None, phase_id: int) -> dict:
         "sign_offs": pd.DataFrame(
             [{"role": role_label(v.role), "signer": v.signer, "decision": v.decision, "signed_at": v.signed_at,
               "comment": comments.get((v.signer, v.role, v.signed_at), ""),
-              "standing": "stale: " + v.stale_reason if v.stale_reason else
-              ("current" if v.decision == Decision.approve.value else "—")} for v in views],
+              "standing": _standing_text(v, views[index + 1:])} for index, v in enumerate(views)],
             columns=["role", "signer", "decision", "signed_at", "comment", "standing"]),
         "missing": [role_label(r) for r in missing] if latest else [],
+        # Signers whose approval of this exact text went stale: they may re-confirm it as it is.
+        "reconfirm": [{"role": v.role, "signer": v.signer, "reason": v.stale_reason} for v in stale],
+        # (signer, role) pairs whose latest decision on this text stands: they have nothing to sign.
+        "decided": {(v.signer, v.role) for v in {(v.signer, v.role): v for v in views}.values()
+                    if not v.stale_reason},
+        "status_shown": status_shown(phase.status, [v.role for v in stale], missing if latest else []),
         "sends": pd.DataFrame([{"version": next((v.number for v in versions if v.id == s.message_version_id), None),
                                 "channel": s.channel, "sent_at": s.sent_at, "sent_by": s.sent_by,
                                 "open_warnings": len(s.open_warnings)} for s in sends],
                               columns=["version", "channel", "sent_at", "sent_by", "open_warnings"]),
     }
+
+
+def _standing_text(view: SignOffView, later: list[SignOffView]) -> str:
+    renewed = next((v for v in later if v.signer == view.signer and v.role == view.role), None)
+    if renewed is not None:
+        return ("superseded: re-confirmed against newer facts" if renewed.decision == Decision.approve.value
+                else f"superseded: later {renewed.decision}")
+    if view.stale_reason:
+        return "stale: " + view.stale_reason
+    return "current" if view.decision == Decision.approve.value else "—"
 
 
 def save_checklist(engine: Engine, *, actor: Actor, changes: list[dict]) -> int:

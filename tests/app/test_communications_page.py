@@ -27,7 +27,8 @@ def test_communications_page__phase_table_matches_the_record(demo_url):
     with engine.connect() as connection:
         statuses = dict(connection.execute(text("SELECT name, status FROM comms_phases")).all())
     engine.dispose()
-    assert dict(zip(table["phase"], table["status"])) == statuses
+    # The status as stored, with a note where an approved phase's approvals no longer all stand.
+    assert {phase: status.split(" — ")[0] for phase, status in zip(table["phase"], table["status"])} == statuses
 
 
 def test_communications_page__live_checks_flag_jargon_and_an_outdated_number(demo_url):
@@ -156,3 +157,37 @@ def test_communications_page__a_stale_draft_is_refused_and_the_typed_text_kept(d
     at.button(key=f"rebase_draft_{phase_id}").click().run()
     at.button(key=f"save_version_{phase_id}").click().run()
     assert not at.exception and any("Saved version 3" in s.value for s in at.success)
+
+
+def test_communications_page__stale_approvals_are_reconfirmed_then_the_phase_is_sent(demo_url):
+    """Issue 16.1 in the demo: Internal alignment shows 'approved' but Legal's and PR's sign-offs went
+    stale with a later revision. The page says so, offers each of them 'Re-confirm version 1',
+    blocks 'Mark sent' until they have, and then PR marks it sent."""
+    at, phase_id = _page("pr@demo.example", "internal_alignment", demo_url)
+    table = next(d.value for d in at.dataframe if "approvals_missing" in d.value.columns)
+    shown = dict(zip(table["phase"], table["status"]))["Internal alignment"]
+    assert shown.startswith("approved — stale:") and "re-confirm" in shown
+    send = [b for b in at.button if b.label == "Mark version 1 sent"][0]
+    assert send.disabled
+    assert any("approval went stale" in w.value for w in at.warning)
+
+    for email in ("legal@demo.example", "pr@demo.example"):
+        signer, _ = _page(email, "internal_alignment", demo_url)
+        [b for b in signer.button if b.label == "Re-confirm version 1"][0].click().run()
+        assert not signer.exception, [e.value for e in signer.exception]
+        assert any("confirmed version 1" in s.value for s in signer.success), [e.value for e in signer.error]
+        assert not [b for b in signer.button if b.label == "Re-confirm version 1"]
+
+    at, phase_id = _page("pr@demo.example", "internal_alignment", demo_url)
+    assert any("Every required role has approved this exact text" in s.value for s in at.success)
+    send = [b for b in at.button if b.label == "Mark version 1 sent"][0]
+    assert not send.disabled
+    send.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    engine = make_engine(demo_url)
+    with engine.connect() as connection:
+        status = connection.execute(text("SELECT status FROM comms_phases WHERE key = 'internal_alignment'")).scalar()
+        reconfirmed = connection.execute(text(
+            "SELECT count(*) FROM audit_events WHERE action = 'comms.sign_off_reconfirmed'")).scalar()
+    engine.dispose()
+    assert status == "sent" and reconfirmed == 2

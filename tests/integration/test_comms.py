@@ -180,3 +180,67 @@ def test_phase_plan_is_editable_per_incident_and_stale_edits_are_refused(engine,
     version = comms.save_message(engine, actor=PR, phase_id=phase_id, subject="N", body=NOTICE, base_number=None)
     _approve_all(engine, version, (("legal", LEGAL), ("pr", PR)))
     assert comms.phase_detail(engine, actor=PR, phase_id=phase_id)["missing"] == ["Executive"]
+
+
+def test_reapproval__stale_approvals_reconfirmed_on_the_same_text_then_sent(engine, setup):
+    """Issue 16.1: a revision makes approved text stale; each approver re-confirms the same
+    version (no new version), the re-confirmation is audited, and the phase can be sent."""
+    from sqlalchemy import text
+
+    incident, phases = setup
+    phase_id = phases["initial_notice"].phase_id
+    _align(engine, incident, phases)
+    v1 = comms.save_message(engine, actor=PR, phase_id=phase_id, subject="Notice", body=NOTICE, base_number=None)
+    _approve_all(engine, v1)
+    for status in ("in review", "approved"):
+        comms.transition_phase(engine, actor=PR, phase_id=phase_id, to_status=status,
+                               expected_version=_version(engine, incident, "initial_notice"))
+    # The figures change, the data types do not: the text ("about 2,000") may still hold; approvers judge.
+    record_revision(engine, actor=ARCH, incident_id=incident.id, revision_in={
+        "low": 1950, "best": 2000, "high": 2300,
+        "data_types": [{"data_type": "name", "count": 2000}, {"data_type": "email", "count": 2000}]})
+    detail = comms.phase_detail(engine, actor=PR, phase_id=phase_id)
+    assert set(detail["missing"]) == {"Legal", "PR", "Executive"}
+    assert {r["role"] for r in detail["reconfirm"]} == {"legal", "pr", "executive"}
+    assert detail["status_shown"].startswith("approved — stale:")
+    progress = comms.phase_progress(engine, actor=PR, incident_id=incident.id).set_index("key")
+    assert progress.loc["initial_notice", "status"] == "approved"
+    assert "re-confirm" in progress.loc["initial_notice", "status_shown"]
+    with pytest.raises(Conflict, match="went stale when the facts changed: each must re-confirm version 1"):
+        comms.mark_sent(engine, actor=PR, phase_id=phase_id, channels=["email"],
+                        expected_version=_version(engine, incident, "initial_notice"))
+
+    # Nobody re-confirms what they never signed; a re-confirmation stands, so a second is refused.
+    with pytest.raises(Conflict, match="no approval of version 1 as Legal to re-confirm"):
+        comms.reconfirm_sign_off(engine, actor=actor_with(Role.legal, email="other@x.example"),
+                                 message_version_id=v1.id, role="legal")
+    for role, actor in (("legal", LEGAL), ("pr", PR)):
+        comms.reconfirm_sign_off(engine, actor=actor, message_version_id=v1.id, role=role,
+                                 expected_sha256=v1.content_sha256)
+    with pytest.raises(Conflict, match="already signed version 1 as Legal"):
+        comms.reconfirm_sign_off(engine, actor=LEGAL, message_version_id=v1.id, role="legal")
+    detail = comms.phase_detail(engine, actor=PR, phase_id=phase_id)
+    assert detail["missing"] == ["Executive"] and [r["role"] for r in detail["reconfirm"]] == ["executive"]
+    # The executive re-confirms through the ordinary sign-off too (an approval of the same text).
+    comms.sign_off(engine, actor=EXEC, message_version_id=v1.id, role="executive", decision="approve")
+    detail = comms.phase_detail(engine, actor=PR, phase_id=phase_id)
+    assert detail["missing"] == [] and detail["reconfirm"] == [] and detail["status_shown"] == "approved"
+    standing = detail["sign_offs"]["standing"].tolist()
+    assert standing.count("superseded: re-confirmed against newer facts") == 3 and standing.count("current") == 3
+
+    with engine.connect() as connection:
+        rows = connection.execute(text(
+            "SELECT role, content_sha256, facts_revision_seq FROM sign_offs WHERE message_version_id = :v "
+            "ORDER BY id"), {"v": v1.id}).all()
+        audited = connection.execute(text(
+            "SELECT count(*) FROM audit_events WHERE action = 'comms.sign_off_reconfirmed'")).scalar()
+        versions = connection.execute(text("SELECT count(*) FROM message_versions WHERE phase_id = :p"),
+                                      {"p": phase_id}).scalar()
+    assert versions == 1 and audited == 3
+    assert {r.content_sha256 for r in rows} == {v1.content_sha256}
+    assert sorted(r.facts_revision_seq for r in rows) == [1, 1, 1, 2, 2, 2]
+
+    records = comms.mark_sent(engine, actor=PR, phase_id=phase_id, channels=["email"],
+                              expected_version=_version(engine, incident, "initial_notice"))
+    assert [r.message_version_id for r in records] == [v1.id]
+    assert comms.phase_detail(engine, actor=PR, phase_id=phase_id)["phase"].status == "sent"
