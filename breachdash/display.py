@@ -38,6 +38,19 @@ def span(value: timedelta | None, approximate: bool = False) -> str:
     return f"about {sign}{abs(days)} day{'s' if abs(days) != 1 else ''}"
 
 
+def duration_text(item) -> str:
+    """A milestone duration (timeline.rules.Duration) as well as its ends are known: '3d 4h',
+    'about 141 days', or 'between 0 and 31 days' when an end is known only to the month."""
+    if item.value is None or not item.approximate:
+        return duration(item.value)
+    if item.shortest is not None and item.longest is not None:
+        low, high = (max(0, round(v.total_seconds() / 86_400)) if item.value >= timedelta(0)
+                     else round(v.total_seconds() / 86_400) for v in (item.shortest, item.longest))
+        if high - low > 7:  # an end known only to the month: the span itself is uncertain by weeks
+            return f"between {low} and {high} days"
+    return span(item.value, True)
+
+
 def count(value: int | None) -> str:
     return "—" if value is None else f"{value:,}"
 

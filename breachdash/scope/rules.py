@@ -25,6 +25,8 @@ class Figure:
     best: int | None = None
     high: int | None = None
     wording: str = ""
+    # A sum that adds up figures published with wording ("approximately 100 million"): said as "about".
+    approximate: bool = False
 
     @classmethod
     def exact(cls, value: int) -> "Figure":
@@ -90,6 +92,8 @@ class Figure:
                 text += f" (best {number(self.best)[0]})"
         if self.wording:
             text = f"{text} — “{self.wording}”" if self.kind != FigureKind.unknown else f"“{self.wording}” (count not known)"
+        elif self.approximate and self.kind in (FigureKind.exact, FigureKind.range):
+            text = f"about {text}"
         return text
 
     def headline(self) -> str:
@@ -100,7 +104,7 @@ class Figure:
         if self.kind == FigureKind.placeholder:
             return "not known (a placeholder is recorded)"
         if self.kind in (FigureKind.exact, FigureKind.range) and self.best is not None:
-            return f"{self.best:,}"
+            return f"about {self.best:,}" if self.approximate else f"{self.best:,}"
         return self.describe(short=True)
 
     def range_text(self, *, short: bool = True) -> str:
@@ -113,19 +117,21 @@ class Figure:
 
 
 def add_figures(figures: list[Figure]) -> Figure:
-    """The sum of figures counted in no other: bounds add; an unknown part leaves no upper bound."""
+    """The sum of figures counted in no other: bounds add; an unknown part leaves no upper bound; a
+    part published with wording ("approximately") makes the sum approximate."""
     lower = sum(f.lower for f in figures)
     uppers = [f.upper for f in figures]
     upper = None if any(u is None for u in uppers) else sum(uppers)
+    approximate = any(f.wording or f.approximate for f in figures)
     if all(f.kind == FigureKind.exact for f in figures):
-        return Figure.exact(lower)
+        return Figure(FigureKind.exact.value, lower, lower, lower, approximate=approximate)
     if upper is None:
         return Figure(FigureKind.at_least.value, lower) if lower else Figure(FigureKind.unknown.value)
     points = [f.best for f in figures]
     best = sum(points) if all(p is not None for p in points) else None
     if lower == 0:
         return Figure(FigureKind.up_to.value, None, best, upper)
-    return Figure(FigureKind.range.value, lower, best, upper)
+    return Figure(FigureKind.range.value, lower, best, upper, approximate=approximate)
 
 
 def meaningful_total(parts: list[tuple[Figure, str, bool]]) -> tuple[Figure | None, str | None]:
@@ -183,6 +189,21 @@ def figure_of(revision) -> Figure:
                   revision.low, revision.best, revision.high, revision.wording or "")
 
 
+FIGURE_NUMBERS = {
+    FigureKind.exact: ("best",), FigureKind.range: ("low", "best", "high"), FigureKind.up_to: ("high",),
+    FigureKind.at_least: ("low",), FigureKind.unknown: (), FigureKind.placeholder: ("best",),
+}
+
+
+def figure_input(kind: str, low: int | None, best: int | None, high: int | None) -> dict:
+    """A form's numbers for a figure kind: only those the kind uses (a form carries the previous
+    revision's three numbers forward; choosing 'unknown' must not keep them)."""
+    used = FIGURE_NUMBERS[FigureKind(kind)]
+    values = {"low": low, "best": best, "high": high}
+    return {"figure_kind": kind, **{name: (int(v) if v is not None and name in used else None)
+                                    for name, v in values.items()}}
+
+
 def figure_problems(kind: str, low: int | None, best: int | None, high: int | None) -> list[tuple[str, str]]:
     """Which numbers each kind needs, and their order."""
     need = {
@@ -194,7 +215,7 @@ def figure_problems(kind: str, low: int | None, best: int | None, high: int | No
     if kind == FigureKind.unknown:
         problems += [(name, "must be empty when the count is not known") for name, v in values.items() if v is not None]
     if kind == FigureKind.exact:
-        problems += [(name, f"must be empty or equal to best for an exact figure")
+        problems += [(name, "must be empty or equal to best for an exact figure")
                      for name in ("low", "high") if values[name] is not None and best is not None
                      and values[name] != best]
     if kind == FigureKind.up_to and low is not None:
@@ -307,3 +328,22 @@ def describe_change(previous: Figure | None, current: Figure, unit: str) -> str:
         sign = "+" if delta > 0 else "−"
         return f"{previous.describe(unit)} → {current.describe(unit)} ({sign}{abs(delta):,})"
     return f"{previous.describe(unit)} → {current.describe(unit)}"
+
+
+def breakdown_warnings(revision: ScopeRevisionCreate) -> list[str]:
+    """Where breakdowns carried forward from an earlier revision no longer fit the new figure (not
+    errors: forensics often knows the total before the split)."""
+    whole = figure_of(revision)
+    warnings = []
+    regions = [Figure.from_count(i.count, i.count_kind.value) for i in revision.regions]
+    if regions and all(r.upper is not None for r in regions) and whole.lower:
+        placed = sum(r.upper for r in regions)
+        if placed < whole.lower:
+            warnings.append(f"the regions account for at most {placed:,} of at least {whole.lower:,}: "
+                            f"{whole.lower - placed:,} are not placed in any region (add them, or a ZZ row)")
+    counts = [Figure.from_count(i.count, i.count_kind.value).upper for i in revision.data_types]
+    known = [c for c in counts if c is not None]
+    if known and whole.lower and max(known) < whole.lower // 2:
+        warnings.append(f"no data type covers even half of the new figure (largest {max(known):,}): were the data "
+                        "type counts updated?")
+    return warnings

@@ -19,7 +19,6 @@ from breachdash.reference import data_types, tier_rank, tiers
 from breachdash.scope.models import (
     DEFAULT_POPULATION,
     CountUnit,
-    FigureKind,
     ScopeCell,
     ScopeDataTypeCount,
     ScopePopulation,
@@ -159,7 +158,7 @@ def add_revision(
     if revision_in.corrects_seq is not None and not any(r.seq == revision_in.corrects_seq for r in history):
         raise InvalidInput.single("corrects_seq", f"{population.label} has no revision {revision_in.corrects_seq} "
                                                   "to correct")
-    unit = unit_given or population.unit
+    unit = unit_given or (history[-1].unit if history else population.unit)
     revision = ScopeRevision(
         incident_id=incident_id, population_id=population.id, seq=(last_seq or 0) + 1,
         figure_kind=revision_in.figure_kind.value, low=revision_in.low, best=revision_in.best, high=revision_in.high,
@@ -422,8 +421,8 @@ def revision_history(
     for r, label, key in rows:
         figure = figure_of(r)
         before = last_figure.get((key, r.unit))
-        change = None
-        if before is not None and before.point is not None and figure.point is not None:
+        change = None  # a number only between figures of one kind ("up to 9.8M" → 9.5M is no fall of 0.3M)
+        if before is not None and before.kind == figure.kind and before.point is not None and figure.point is not None:
             change = figure.point - before.point
         records.append({
             "seq": r.seq, "population": label, "population_key": key, "recorded_at": r.recorded_at,

@@ -50,6 +50,19 @@ def earliest_moment(at: datetime, precision: str, zone: str) -> datetime:
     return at.astimezone(timezone.utc)
 
 
+def latest_moment(earliest: datetime, precision: str, zone: str) -> datetime:
+    """The last moment a day or month known only as such can mean (its earliest moment is stored)."""
+    local = earliest.astimezone(ZoneInfo(zone))
+    if precision == "day":
+        return local_to_utc(local.date() + timedelta(days=1), time(0, 0), zone)
+    if precision == "month":
+        first = local.date().replace(day=1)
+        following = (first.replace(year=first.year + 1, month=1) if first.month == 12
+                     else first.replace(month=first.month + 1))
+        return local_to_utc(following, time(0, 0), zone)
+    return earliest
+
+
 @dataclass(frozen=True)
 class Duration:
     name: str
@@ -57,6 +70,8 @@ class Duration:
     value: timedelta | None
     flag: str = ""  # set when the order of the milestones is odd (allowed, but worth a look)
     approximate: bool = False  # an end is known only to the day, month or roughly
+    shortest: timedelta | None = None  # with an imprecise end: the least and most it can be
+    longest: timedelta | None = None
 
 
 DURATIONS = (
@@ -74,10 +89,10 @@ DURATIONS = (
 
 
 def milestone_durations(milestones: dict[str, datetime | None],
-                        precisions: dict[str, str] | None = None) -> list[Duration]:
+                        precisions: dict[str, str] | None = None, zone: str = "UTC") -> list[Duration]:
     """Each derived duration with its definition; None while either end is unknown. A negative
     span is kept and flagged (real timelines can be odd) rather than hidden. A span with an end
-    known only to the day or month is approximate."""
+    known only to the day or month is approximate, with the least and most it can be."""
     precisions = precisions or {}
     out = []
     for name, definition, start, end in DURATIONS:
@@ -85,6 +100,11 @@ def milestone_durations(milestones: dict[str, datetime | None],
         value = (b - a) if a is not None and b is not None else None
         flag = f"{end.replace('_at', '').replace('_', ' ')} is before {start.replace('_at', '').replace('_', ' ')}" \
             if value is not None and value < timedelta(0) else ""
-        approximate = any(precisions.get(field, "exact") != "exact" for field in (start, end))
-        out.append(Duration(name, definition, value, flag, approximate))
+        start_precision, end_precision = precisions.get(start, "exact"), precisions.get(end, "exact")
+        approximate = start_precision != "exact" or end_precision != "exact"
+        shortest = longest = None
+        if value is not None and approximate:
+            shortest = b - latest_moment(a, start_precision, zone)
+            longest = latest_moment(b, end_precision, zone) - a
+        out.append(Duration(name, definition, value, flag, approximate, shortest, longest))
     return out

@@ -28,7 +28,7 @@ def test_overview__start_review_then_changes_since_it(demo_url):
     engine.dispose()
     at.run()
     texts = _texts(at)
-    assert "Estimate revised" in texts and "3,000,000" in texts and "New exports found" in texts
+    assert "All affected revised" in texts and "3,000,000" in texts and "New exports found" in texts
     assert {m.label: m.value for m in at.metric}["Affected individuals"] == "3,000,000"
 
 

@@ -238,7 +238,7 @@ def test_financial_exposure__protection_in_words(loaded):
 # The briefing's headline figures, label -> value.
 BRIEFING = {
     "capital-one-2019": {
-        "Affected individuals, all populations": "104,000,000",
+        "Affected individuals, all populations": "about 104,000,000",
         "US individuals: affected individuals": "98,000,000",
         "Canada individuals: affected individuals": "6,000,000",
         "Containment": "NOT contained",   # "immediately fixed" is published without a date
@@ -273,8 +273,9 @@ def test_briefing__figures_as_published(loaded, slug):
         assert not any(label.endswith("all populations") for label in figures)
     if slug == "optus-2022":
         sensitive = figures["Exposed data types"].note
-        assert "Passport numbers (confirmed, at least 150,000, not encrypted)" in sensitive
-        assert "Driver's licence numbers (suspected, count not known, expired)" in sensitive
+        assert "Passport numbers (confirmed, at least 150,000, not encrypted; Current and former customers)" in sensitive
+        assert "Driver's licence numbers (suspected, count not known, expired; Customers with expired ID numbers " \
+               "exposed)" in sensitive
 
 
 # Milestones as shown (with their precision) and derived durations.
@@ -289,7 +290,7 @@ TIMELINE = {
         # "started in March 2021 and was not discovered until August 12, 2021"; 8-K "2021-08-16 17:27:02 EDT"
         {"Intrusion began": "March 2021", "Detected": "12 Aug 2021", "Breach determined": "17 Aug 2021",
          "Contained": "about 16 Aug 2021", "First public announcement": "2021-08-16 14:27 PDT"},
-        {"Dwell time": "about 164 days", "Time to contain": "about 4 days", "Detection to announcement": "about 5 days"}),
+        {"Dwell time": "between 133 and 165 days", "Time to contain": "about 4 days", "Detection to announcement": "about 5 days"}),
     "optus-2022": (
         # ACMA "between September 17 to 20 2022"; "detected ... on Wednesday" (21 Sep); "statement issued at 2pm"
         {"Intrusion began": "17 Sep 2022", "Detected": "21 Sep 2022", "Contained": "about 21 Sep 2022",
@@ -302,7 +303,7 @@ TIMELINE = {
         {"Intrusion began": "April 2023", "Detected": "1 Oct 2023", "First public announcement": "6 Oct 2023",
          "Breach determined": "9 Oct 2023", "Contained": "10 Oct 2023", "Remediated": "6 Nov 2023",
          "First customer notice": "October 2023", "First regulator notified": "October 2023"},
-        {"Dwell time": "about 183 days", "Time to contain": "about 9 days",
+        {"Dwell time": "between 153 and 184 days", "Time to contain": "about 9 days",
          "Detection to announcement": "about 5 days"}),
 }
 
