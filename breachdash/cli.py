@@ -202,18 +202,41 @@ def cmd_import_incident(args) -> int:
 
 
 def cmd_import_affected(args) -> int:
-    from breachdash.importers.affected import import_affected_file
+    """Show what the file would change, then record it on confirmation (or with --yes)."""
+    from breachdash.importers.affected import apply_affected_import, propose_affected_import
     from breachdash.incidents.service import find_incident
 
     engine = _engine(args)
     incident = find_incident(engine, args.incident)
     try:
-        revision, summary = import_affected_file(engine, actor=system_actor(), incident_id=incident.id,
-                                                 path=Path(args.file), reason=args.reason or "",
-                                                 population=args.population, progress=_progress_printer())
+        proposal = propose_affected_import(engine, actor=system_actor(), incident_id=incident.id,
+                                           path=Path(args.file), population=args.population, mode=args.mode,
+                                           reason=args.reason or "", progress=_progress_printer())
     finally:
         print(file=sys.stderr)
-    print(f"Recorded scope revision {revision.seq} for '{incident.slug}': {summary.describe()}.")
+    with proposal:
+        print(proposal.headline())
+        for line in proposal.details():
+            print(f"  {line}")
+        if proposal.adds_nothing:
+            print("Nothing to record.")
+            return 0
+        if not args.yes:
+            if not sys.stdin.isatty():
+                print("error: not recorded: standard input is not a terminal, so the change cannot be confirmed; "
+                      "run again with --yes to record it.", file=sys.stderr)
+                return 2
+            answer = input("Record this revision? [y/N] ").strip().lower()
+            if answer not in ("y", "yes"):
+                print("Not recorded.")
+                return 1
+        try:
+            revision = apply_affected_import(engine, actor=system_actor(), proposal=proposal,
+                                             based_on_seq=proposal.based_on_seq, progress=_progress_printer())
+        finally:
+            print(file=sys.stderr)
+    print(f"Recorded scope revision {revision.seq} for '{incident.slug}' ({proposal.mode.value} file): "
+          f"{proposal.summary.describe()}.")
     return 0
 
 
@@ -396,6 +419,11 @@ def build_parser() -> argparse.ArgumentParser:
     affected.add_argument("--reason", help="why this revision (shown in the history)")
     affected.add_argument("--population", default="all",
                           help="the key of the population this file revises (default: all)")
+    affected.add_argument("--mode", choices=["complete", "batch"], default="complete",
+                          help="complete: the file is the whole population (default); batch: one of several "
+                               "deliveries, counted with the batches since the last complete file")
+    affected.add_argument("--yes", action="store_true",
+                          help="record without asking (needed when standard input is not a terminal)")
     affected.set_defaults(func=cmd_import_affected)
 
     outreach = sub.add_parser("import-outreach", help="import a vendor delivery-status report")

@@ -5,10 +5,10 @@ import pandas as pd
 import streamlit as st
 
 from breachdash import charts, ui
+from breachdash.ui import affected_import
 from breachdash.analytics import financial_exposure
 from breachdash.auth.rules import Action
 from breachdash.display import count, escape_markdown, local_time, signed
-from breachdash.importers.affected import import_affected_file
 from breachdash.reference import data_types as catalogue
 from breachdash.scope.models import Confidence, CountUnit, ExposureStatus
 from breachdash.scope.service import (
@@ -156,18 +156,4 @@ with import_tab:
     if not ui.can(ctx.actor, Action.revise_scope):
         st.info("Architects import the affected-customers file.")
     else:
-        st.caption("CSV or Parquet with pseudonymous customer ids (docs/file-formats.md). The counts of the new "
-                   "revision come straight from the file; the pseudonymous ids are kept only to reconcile outreach. Larger files: "
-                   "python -m breachdash import-affected FILE --incident SLUG")
-        with st.form("import_affected", clear_on_submit=True):
-            upload = st.file_uploader("Affected-customers file", type=["csv", "parquet"], key="affected_file")
-            import_reason = st.text_input("Why (shown in the history)", max_chars=10_000, key="import_reason")
-            start_import = st.form_submit_button("Import", type="primary")
-        if start_import and upload is None:
-            st.warning("Choose a file first.")
-        elif start_import:
-            ui.import_upload(
-                upload, lambda path, progress: import_affected_file(
-                    ctx.engine, actor=ctx.actor, incident_id=incident.id, path=path, reason=import_reason,
-                    progress=progress),
-                lambda result: f"Recorded revision {result[0].seq} from {result[1].file_name}: {result[1].describe()}.")
+        affected_import.import_section(ctx.engine, actor=ctx.actor, incident_id=incident.id)

@@ -184,6 +184,18 @@ def scratch_directory(purpose: str) -> Iterator[str]:
         yield workdir
 
 
+def make_scratch_directory(purpose: str) -> Path:
+    """A scratch directory that outlives one call (an import proposal waiting for confirmation):
+    named like scratch_directory's, so a killed process's is swept the same way; the caller removes
+    it (remove_scratch_directory) when done."""
+    sweep_orphaned_scratch()
+    return Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{purpose}-{os.getpid()}-"))
+
+
+def remove_scratch_directory(path: Path | str) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @contextmanager
 def duckdb_workspace() -> Iterator[duckdb.DuckDBPyConnection]:
     """A throwaway DuckDB: memory stays bounded; what does not fit spills to a temp directory."""

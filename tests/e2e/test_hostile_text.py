@@ -523,11 +523,19 @@ def test_architect_scope_forms(new_page, demo_server, artifacts):
             "buffer": ('customer_id,region,segment,system,data_types\n'
                        f'cus_hostile{index:04d},US-CA,rewards,loyalty-db-02,name;email\n').encode()})
         taken = {"import reason": journey.fill(page.get_by_label("Why (shown in the history)"), payload)}
-        journey.submit(taken, name, lambda: page.get_by_role("button", name="Import", exact=True).click(),
-                       scope=page.get_by_test_id("stMain"))
+        journey.submit(taken, name, lambda: _import_and_record(page), scope=page.get_by_test_id("stMain"))
     page.get_by_role("tab", name="History").click()
     _assert_clean(page, "architect: scope with every payload")
     journey.screenshot("scope-after", "all")
+
+
+def _import_and_record(page) -> None:
+    """Check the uploaded file, then confirm the revision in the dialog that says what it changes."""
+    page.get_by_role("button", name="Import", exact=True).click()
+    record = page.get_by_test_id("stDialog").get_by_role("button", name="Record this revision")
+    expect(record).to_be_visible(timeout=TIMEOUT)
+    record.click()
+    expect(page.get_by_test_id("stDialog")).to_have_count(0, timeout=TIMEOUT)
 
 
 def _edit_cell(page, key: str, payload: str, field: str, column: int = 0) -> dict[str, bool]:

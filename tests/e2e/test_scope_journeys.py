@@ -70,7 +70,14 @@ def test_million_customer_file_imports_in_the_browser_with_progress(page, demo_s
     page.get_by_role("button", name="Import").click()
     progress = page.get_by_test_id("stProgress")
     expect(progress).to_be_visible(timeout=60_000)
-    expect(page.get_by_text("1,000,000 distinct customers").first).to_be_visible(timeout=120_000)
+    # Nothing is recorded before the dialog has said what the file would change.
+    dialog = page.get_by_test_id("stDialog")
+    expect(dialog.get_by_text("This file would change All affected from").first).to_be_visible(timeout=120_000)
+    expect(dialog.get_by_text("1,000,000 distinct customers").first).to_be_visible(timeout=TIMEOUT)
+    page.screenshot(path=str(artifacts / "e2e-scope-import-1m-proposal.png"), full_page=True)
+    dialog.get_by_role("button", name="Record this revision").click()
+    expect(dialog).to_have_count(0, timeout=120_000)
+    expect(page.get_by_text("1,000,000 distinct customers").first).to_be_visible(timeout=TIMEOUT)
     page.screenshot(path=str(artifacts / "e2e-scope-import-1m.png"), full_page=True)
     expect(page.get_by_test_id("stMetricValue").first).to_have_text(f"{expected_customers:,}", timeout=TIMEOUT)
 

@@ -351,11 +351,12 @@ def check_outcomes(engine, plan: dict, before: dict, outcomes: list[dict]) -> No
         {o["wrote"]["sign_off_id"] for o in ok["sign_off"]}
     assert actions["comms.checklist_item_set"] == len(ok["checklist"])
     assert actions["scope.revised"] == len(written)
+    assert actions["scope.file_imported"] == len(ok["affected_import"])  # with the file's mode
     assert actions["comms.message_saved"] == len(ok["save_message"])
     assert actions["outreach.report_imported"] == len(ok["delivery_import"])
     assert actions["outreach.state_computed"] == after["generation"] - before["generation"]
     assert set(actions) <= {"comms.signed_off", "comms.checklist_item_set", "comms.message_saved", "scope.revised",
-                            "outreach.report_imported", "outreach.state_computed", "obligations.recomputed"}
+                            "scope.file_imported", "outreach.report_imported", "outreach.state_computed", "obligations.recomputed"}
     assert verification.checked == after["audit_count"] == before["audit_count"] + sum(actions.values())
 
 

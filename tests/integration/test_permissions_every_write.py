@@ -22,7 +22,7 @@ from breachdash.auth import service as auth
 from breachdash.comms import service as comms
 from breachdash.common import utcnow
 from breachdash.errors import PermissionDenied
-from breachdash.importers.affected import import_affected_file
+from breachdash.importers.affected import apply_affected_import, propose_affected_import
 from breachdash.importers.delivery import import_delivery_report
 from breachdash.incidents import service as incidents
 from breachdash.obligations import service as obligations
@@ -122,6 +122,13 @@ def _event_in(title: str) -> dict:
 
 # function -> (the Action the specification gives it, prepare(context) -> call(actor), a call that
 # succeeds when the role is allowed; whatever it needs is made by `prepare`, before the count)
+
+def _apply_import(c: Context, actor, path: Path):
+    """The file is checked by someone allowed to; recording it is the write each role tries."""
+    with propose_affected_import(c.engine, actor=SYSTEM, incident_id=c.incident.id, path=path,
+                                 reason="matrix") as proposal:
+        return apply_affected_import(c.engine, actor=actor, proposal=proposal)
+
 CALLS = {
     "breachdash.auth.service.add_user": (Action.manage_users, lambda c: lambda a: auth.add_user(
         c.engine, actor=a, user_in={"email": f"new-{c.next()}@x.example", "roles": ["pr"]})),
@@ -157,10 +164,9 @@ CALLS = {
     "breachdash.comms.service.update_phase": (Action.edit_phase_plan, lambda c: lambda a: comms.update_phase(
         c.engine, actor=a, phase_id=c.phases["closure_review"].phase_id, expected_version=c.version("closure_review"),
         phase_in={"name": f"Closure review {c.next()}"})),
-    "breachdash.importers.affected.import_affected_file": (Action.revise_scope, lambda c: lambda a: import_affected_file(
-        c.engine, actor=a, incident_id=c.incident.id, reason="matrix",
-        path=c.file("customer_id,region,segment,system,data_types\n"
-                    f"cus_{c.next()},DE,retail,crm,email\n", "affected.csv"))),
+    "breachdash.importers.affected.apply_affected_import": (Action.revise_scope, lambda c: lambda a: _apply_import(
+        c, a, c.file("customer_id,region,segment,system,data_types\n"
+                     f"cus_{c.next()},DE,retail,crm,email\n", "affected.csv"))),
     "breachdash.importers.delivery.import_delivery_report": (Action.record_outreach, lambda c: lambda a: import_delivery_report(
         c.engine, actor=a, incident_id=c.incident.id,
         path=c.file("customer_id,phase,channel,status,event_time,vendor_ref\n"
