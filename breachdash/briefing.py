@@ -52,9 +52,13 @@ def _decisions(data: Overview, recon_counts: dict) -> list[str]:
     for phase in data.phases.itertuples():
         if not phase.approvals_missing or phase.status in ("sent", "done"):
             continue
-        if phase.status == "approved":
-            needed.append(f"{phase.phase}: approved, but the approvals of {phase.approvals_missing} no longer cover "
-                          "the current facts: re-confirm.")
+        if phase.status == "approved" and phase.reconfirm:
+            needed.append(f"{phase.phase}: approved, but the approvals of {phase.reconfirm} no longer cover the "
+                          f"current facts: they re-confirm version {int(phase.latest_version)} on the Communications "
+                          "page (Sign-offs) before it can be sent.")
+        elif phase.status == "approved":
+            needed.append(f"{phase.phase}: approved, but {phase.approvals_missing} must still approve the latest "
+                          "version before it can be sent.")
         else:
             needed.append(f"{phase.phase}: awaiting approval from {phase.approvals_missing}.")
     pending = data.obligations[data.obligations["applicability"] == "may apply"]
@@ -136,12 +140,16 @@ def briefing_document(engine: Engine, *, actor: Actor, incident_id: int) -> Brie
 
 
 def to_markdown(doc: Briefing) -> bytes:
+    from breachdash.config import export_marking
     from breachdash.exports import _md
 
     zone, read_at, incident = doc.zone, doc.data.read_at, doc.data.incident
-    lines = [f"# Executive briefing: {_md(incident.title)}", "",
-             f"{_md(incident.company)} · produced {local_time(read_at, zone)} by {_md(doc.produced_by)} · "
-             f"times in {zone}", "", "## Where we stand", "", "| | figure | as of | detail |", "|---|---|---|---|"]
+    marking = export_marking()
+    lines = [f"# Executive briefing: {_md(incident.title)}", ""] + ([f"**{_md(marking)}**", ""] if marking else []) + [
+        f"{_md(incident.company)} · produced {local_time(read_at, zone)} by {_md(doc.produced_by)} · "
+        f"times in {zone}", "", "## Decisions needed", ""]
+    lines += [f"- {_md(d)}" for d in doc.decisions] or ["- None."]
+    lines += ["", "## Where we stand", "", "| | figure | as of | detail |", "|---|---|---|---|"]
     lines += [f"| {_md(f.label)} | **{_md(f.value)}** | {local_time(f.as_of, zone)} | {_md(f.note)} |" for f in doc.figures]
     lines += ["", "## Next deadlines", ""]
     if doc.deadlines.empty:
@@ -154,8 +162,6 @@ def to_markdown(doc: Briefing) -> bytes:
              if doc.review_started else "(no review started yet)")
     lines += ["", f"## What changed {since}", ""]
     lines += [f"- {_md(c.text)}" for c in doc.changes] or ["- Nothing."]
-    lines += ["", "## Decisions needed", ""]
-    lines += [f"- {_md(d)}" for d in doc.decisions] or ["- None."]
     lines += ["", f"_Every figure is from the live record as of {local_time(read_at, zone)}._", ""]
     return "\n".join(lines).encode("utf-8")
 
@@ -173,15 +179,13 @@ def _chart_images(doc: Briefing) -> list[bytes]:
     if doc.funnel is not None:
         name = doc.data.phases.loc[doc.data.phases["key"] == doc.main_phase, "phase"].iloc[0]
         figures.append(charts.outreach_funnel(doc.funnel, phase=name))
-    images = []
-    try:
-        for figure in figures:
-            figure.update_layout(height=330, width=620, margin=dict(l=10, r=10, t=50, b=10), showlegend=False,
-                                 title=dict(font=dict(size=14)))
-            images.append(figure.to_image(format="png", width=620, height=330, scale=2))
-    except Exception:  # noqa: BLE001 - kaleido/Chromium missing must not block the briefing
-        return []
-    return images
+    from breachdash.exports import figure_images
+
+    for figure in figures:
+        figure.update_layout(height=330, width=620, margin=dict(l=10, r=10, t=50, b=10), showlegend=False,
+                             title=dict(font=dict(size=14)))
+    # One kept-alive Chromium draws them (see exports.figure_images); none if it cannot run here.
+    return figure_images(figures, width=620, height=330, scale=2) or []
 
 
 def to_pdf(doc: Briefing) -> bytes:
@@ -193,6 +197,10 @@ def to_pdf(doc: Briefing) -> bytes:
                              f"times in {zone} · every figure from the live record, with its as-of time",
                              doc.produced_by)
     pdf, clean = document.pdf, document.clean
+    # Decisions first: what the executives must decide or unblock, before the figures behind it.
+    document.heading("Decisions needed")
+    for decision in doc.decisions or ["None."]:
+        pdf.multi_cell(0, 4.5, clean(f"• {decision}"), new_x="LMARGIN", new_y="NEXT")
     document.heading("Where we stand")
     pdf.set_font(document.family, "", 9)
     with pdf.table(col_widths=(55, 45, 38, 135), headings_style=document.header_style, line_height=5,
@@ -224,9 +232,6 @@ def to_pdf(doc: Briefing) -> bytes:
     document.heading(f"What changed {since}")
     for change in doc.changes or [Change("", "Nothing.")]:
         pdf.multi_cell(0, 4.5, clean(f"• {change.text}"), new_x="LMARGIN", new_y="NEXT")
-    document.heading("Decisions needed")
-    for decision in doc.decisions or ["None."]:
-        pdf.multi_cell(0, 4.5, clean(f"• {decision}"), new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
 
 
@@ -234,8 +239,10 @@ def export_briefing(engine: Engine, *, actor: Actor, incident_id: int, fmt: str)
     """(bytes, mime type, file name) of the briefing as PDF or Markdown."""
     if fmt not in ("pdf", "md"):
         raise InvalidInput.single("format", f"unknown format {fmt!r}; pdf or md")
+    from breachdash.exports import export_file_name
+
     doc = briefing_document(engine, actor=actor, incident_id=incident_id)
-    name = f"{doc.data.incident.slug}-briefing-{doc.data.read_at:%Y%m%d-%H%M}.{fmt}"
+    name = export_file_name(doc.data.incident.slug, "briefing", fmt, at=doc.data.read_at, zone=doc.zone)
     if fmt == "md":
         return to_markdown(doc), "text/markdown", name
     return to_pdf(doc), "application/pdf", name

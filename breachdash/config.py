@@ -89,3 +89,16 @@ def load_pool_settings() -> PoolSettings:
         elif field in database:
             values[field] = _whole_number(f"[database] {field}", database[field], minimum=minimum)
     return PoolSettings(**values)
+
+
+# The line printed at the top of every page of the PDF exports (briefing, timeline, obligations).
+DEFAULT_EXPORT_MARKING = "Privileged & Confidential — prepared at the direction of counsel"
+
+
+def export_marking() -> str:
+    """`BREACHDASH_EXPORT_MARKING`, then `[exports] marking` in secrets.toml, then the default;
+    an empty `[exports] marking = ""` prints no marking."""
+    if os.environ.get("BREACHDASH_EXPORT_MARKING") is not None:
+        return os.environ["BREACHDASH_EXPORT_MARKING"].strip()[:200]
+    exports = _read_secrets(secrets_path()).get("exports", {})
+    return str(exports.get("marking", DEFAULT_EXPORT_MARKING)).strip()[:200]

@@ -5,8 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import threading
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 from sqlalchemy.engine import Engine
@@ -89,6 +93,51 @@ def _state_text(row: dict) -> str:
     return state
 
 
+# Obligation recomputes write "Obligations after scope revision 7: 23 new: …" with every rule's
+# reason as detail. In the PDF and Markdown chronology each becomes one short line; the rules are
+# listed once in their own section (the CSV and JSON keep every entry whole).
+_OBLIGATION_UPDATE = re.compile(r"^Obligations after (?P<cause>.+?): ")
+
+
+@dataclass
+class ObligationUpdate:
+    id: int
+    happened: str
+    cause: str
+    summary: str
+    new: list[str]
+    gone: list[str]
+
+
+def obligation_update(row: dict) -> ObligationUpdate | None:
+    """The automatic obligations entry in a row (None for any other entry)."""
+    match = _OBLIGATION_UPDATE.match(row["title"])
+    if match is None or row["kind"] != "legal" or row["state"] not in ("current", ""):
+        return None
+    new, gone = [], []
+    for line in row["detail"].splitlines():
+        rule = re.match(r"^(\S+?)( no longer applies)?: ", line)
+        if rule:
+            (gone if rule.group(2) else new).append(rule.group(1))
+    # "23 new: A (regulator), B …; 2 no longer apply: C, D" -> "23 new; 2 no longer apply"
+    summary = "; ".join(part.split(":")[0].strip() for part in row["title"][match.end():].split(";"))
+    return ObligationUpdate(row["id"], row["happened"], match.group("cause"), summary, new, gone)
+
+
+def chronology_rows(doc: TimelineDocument) -> tuple[list[dict], list[ObligationUpdate]]:
+    """The entries for a reader (PDF, Markdown): automatic obligation entries shortened to one
+    line each, and those entries' rule lists apart."""
+    rows, updates = [], []
+    for row in _event_rows(doc):
+        update = obligation_update(row)
+        if update is not None:
+            updates.append(update)
+            row = {**row, "title": f"Obligations after {update.cause}: {update.summary} (automatic; rules listed "
+                                   "under 'Automatic obligation updates')", "detail": ""}
+        rows.append(row)
+    return rows, updates
+
+
 def to_csv(doc: TimelineDocument) -> bytes:
     buffer = io.StringIO()
     rows = _event_rows(doc)
@@ -132,7 +181,10 @@ def _md(text: object) -> str:
 
 
 def to_markdown(doc: TimelineDocument) -> bytes:
-    lines = [f"# Incident timeline: {_md(doc.incident.title)}", "",
+    from breachdash.config import export_marking
+
+    marking = export_marking()
+    lines = [f"# Incident timeline: {_md(doc.incident.title)}", ""] + ([f"**{_md(marking)}**", ""] if marking else []) + [
              f"{_md(doc.incident.company)} · times in {doc.zone}",
              f"Produced {local_time(doc.produced_at, doc.zone)} by {_md(doc.produced_by)}"
              + (f" · **as known at {local_time(doc.as_known_at, doc.zone)}**" if doc.as_known_at else ""), "",
@@ -146,11 +198,19 @@ def to_markdown(doc: TimelineDocument) -> bytes:
               for d in doc.durations]
     lines += ["", "## Events (in the order they happened)", "",
               "| # | happened | kind | what | systems | recorded | by | state |", "|---|---|---|---|---|---|---|---|"]
-    for row in _event_rows(doc):
+    rows, updates = chronology_rows(doc)
+    for row in rows:
         state = _state_text(row)
         what = _md(row["title"]) + (f" — {_md(row['detail'])}" if row["detail"] else "")
         lines.append(f"| {row['id']} | {row['happened']} | {row['kind']} | {what} | {_md(row['systems'])} | "
                      f"{row['recorded']} | {_md(row['recorded_by'])} | {_md(state)} |")
+    if updates:
+        lines += ["", "## Automatic obligation updates", "",
+                  "Written by breachdash when a revision or milestone changed which notification rules apply; "
+                  "each rule's reason is in the obligations register and in the CSV and JSON exports.", "",
+                  "| # | happened | after | applies now | no longer applies |", "|---|---|---|---|---|"]
+        lines += [f"| {u.id} | {u.happened} | {_md(u.cause)} | {_md(', '.join(u.new)) or '—'} | "
+                  f"{_md(', '.join(u.gone)) or '—'} |" for u in updates]
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
@@ -171,20 +231,73 @@ _FONT_DIR = "/usr/share/fonts/truetype/dejavu"
 # Chinese, Japanese and Korean titles (the CAC measures, APPI): Debian's fonts-noto-cjk, used where
 # DejaVu has no glyph.
 _CJK_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+# Han, kana, Hangul, CJK punctuation and full-width forms: characters DejaVu has no glyph for.
+_CJK_TEXT = re.compile("[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003ffff]")
 
 
-def _chart_png(doc: TimelineDocument) -> bytes | None:
-    """The timeline chart as a PNG, drawn by kaleido with the system Chromium; None if it cannot
-    be drawn here (the PDF then says so instead of failing)."""
+# kaleido 1.x starts a Chromium for every image unless its sync server runs: started once per
+# process on the first chart export and kept alive (about 2 s once, then about 0.1 s per image).
+# Its request and reply queues are shared, so one image is drawn at a time (Streamlit serves each
+# browser session on its own thread).
+_RENDER_LOCK = threading.Lock()
+
+
+def figure_images(figures: list, *, width: int, height: int, scale: float = 1) -> list[bytes] | None:
+    """PNGs of Plotly figures, drawn by kaleido's kept-alive Chromium; None if they cannot be
+    drawn here (the export then says so instead of failing)."""
+    if not figures:
+        return []
+    try:
+        import kaleido
+
+        with _RENDER_LOCK:
+            server = _kaleido_server()
+            if server is not None and server.is_running() and not server._thread.is_alive():  # noqa: SLF001
+                server.close(silence_warnings=True)
+            if server is not None and not server.is_running():
+                kaleido.start_sync_server(silence_warnings=True)
+            with warnings.catch_warnings():  # "kopts ignored if using a server": plotly passes none we need
+                warnings.simplefilter("ignore", UserWarning)
+                return [figure.to_image(format="png", width=width, height=height, scale=scale) for figure in figures]
+    except Exception:  # noqa: BLE001 - kaleido/Chromium missing or failing must not block an export
+        return None
+
+
+def _kaleido_server():
+    try:
+        from kaleido._sync_server import GlobalKaleidoServer
+
+        return GlobalKaleidoServer()
+    except ImportError:  # a kaleido without the kept-alive server: one Chromium per image
+        return None
+
+
+def stop_renderer() -> None:
+    """Close the kept-alive Chromium (tests and the benchmark measure a cold start with it)."""
+    with _RENDER_LOCK:
+        server = _kaleido_server()
+        if server is not None and server.is_running():
+            server.close(silence_warnings=True)
+
+
+def _chart_figure(doc: TimelineDocument):
     from breachdash.charts import incident_timeline
 
+    figure = incident_timeline(doc.events, doc.milestones, doc.history, zone=doc.zone, precisions=doc.precisions)
+    figure.update_xaxes(rangeslider=dict(visible=False), rangeselector=dict(visible=False))
+    figure.update_layout(legend=dict(font=dict(size=9)))
+    return figure
+
+
+def _chart_png(doc: TimelineDocument) -> tuple[bytes, int, int] | None:
+    """The timeline chart as (PNG, width, height) in pixels; None if it cannot be drawn here."""
     try:
-        figure = incident_timeline(doc.events, doc.milestones, doc.history, zone=doc.zone)
-        figure.update_xaxes(rangeslider=dict(visible=False), rangeselector=dict(visible=False))
-        figure.update_layout(legend=dict(font=dict(size=9)))
-        return figure.to_image(format="png", width=1400, height=int(figure.layout.height or 600) + 100, scale=1)
-    except Exception:  # noqa: BLE001 - kaleido/Chromium missing or failing must not block Legal's export
+        figure = _chart_figure(doc)
+    except Exception:  # noqa: BLE001 - a chart that cannot be built must not block Legal's export
         return None
+    width, height = 1400, int(figure.layout.height or 600) + 100
+    images = figure_images([figure], width=width, height=height)
+    return (images[0], width, height) if images else None
 
 
 @dataclass
@@ -193,12 +306,23 @@ class _Pdf:
 
     pdf: object
     family: str
+    cjk_ready: bool = False
 
     def clean(self, text: object) -> str:
+        """Text the document's fonts can draw. The CJK font (about 2 s to load and subset) is
+        added only to a document whose text needs it; every user-entered text passes here."""
         text = str(text or "")
-        return text if self.family == "body" else text.encode("latin-1", "replace").decode("latin-1")
+        if self.family != "body":
+            return text.encode("latin-1", "replace").decode("latin-1")
+        if not self.cjk_ready and _CJK_TEXT.search(text) and Path(_CJK_FONT).exists():
+            self.pdf.add_font("cjk", "", _CJK_FONT)
+            self.pdf.add_font("cjk", "B", _CJK_FONT)
+            self.pdf.set_fallback_fonts(["cjk"])
+            self.cjk_ready = True
+        return text
 
     def heading(self, text: str) -> None:
+        self.keep_with_next(14)  # the heading and a first line
         self.pdf.ln(2)
         self.pdf.set_font(self.family, "B", 12)
         self.pdf.cell(0, 7, self.clean(text), new_x="LMARGIN", new_y="NEXT")
@@ -211,24 +335,68 @@ class _Pdf:
         return FontFace(emphasis="BOLD", fill_color=(229, 231, 235))
 
 
-def _pdf_document(title: str, subtitle: str, author: str) -> _Pdf:
-    from pathlib import Path
+    def keep_with_next(self, height: float) -> None:
+        """Start a new page unless `height` mm fit below: a heading never stands alone at a page foot."""
+        if self.pdf.get_y() + height > self.pdf.page_break_trigger:
+            self.pdf.add_page()
 
+
+def export_file_name(slug: str, kind: str, fmt: str, *, at: datetime | None = None,
+                     as_known_at: datetime | None = None, zone: str = "UTC") -> str:
+    """A dated download name, e.g. 'kestrel-briefing-2026-12-02-0915.pdf' (time in `zone`, the
+    incident's); an 'as known at' export says so: '…-timeline-as-known-2026-11-24-0800-….pdf'."""
+    import zoneinfo
+
+    tz = zoneinfo.ZoneInfo(zone)
+    stamp = (at or utcnow()).astimezone(tz).strftime("%Y-%m-%d-%H%M")
+    known = f"-as-known-{as_known_at.astimezone(tz):%Y-%m-%d-%H%M}" if as_known_at else ""
+    return f"{slug}-{kind}{known}-{stamp}.{fmt}"
+
+
+def _pdf_class():
     from fpdf import FPDF
 
-    pdf = FPDF(orientation="landscape", format="A4")
-    pdf.set_auto_page_break(auto=True, margin=12)
+    class MarkedPdf(FPDF):
+        """Every page carries the marking line (settings: `export_marking`) at the top, and the
+        document's title with 'Page N of M' at the foot."""
+
+        marking, footer_text, family = "", "", "helvetica"
+
+        def header(self):
+            if self.marking:
+                self.set_font(self.family, "B", 7.5)
+                self.set_text_color(153, 27, 27)
+                self.set_y(4)
+                self.cell(0, 4, self.marking, align="C")
+                self.set_text_color(0, 0, 0)
+                self.set_y(9)
+
+        def footer(self):
+            self.set_y(-8)
+            self.set_font(self.family, "", 7)
+            self.set_text_color(90, 90, 90)
+            self.cell(self.epw * 0.75, 4, self.footer_text[:160])
+            self.cell(0, 4, f"Page {self.page_no()} of {{nb}}", align="R")
+            self.set_text_color(0, 0, 0)
+
+    return MarkedPdf
+
+
+def _pdf_document(title: str, subtitle: str, author: str) -> _Pdf:
+    from breachdash.config import export_marking
+
+    pdf = _pdf_class()(orientation="landscape", format="A4")
+    pdf.set_auto_page_break(auto=True, margin=11)
     regular = Path(_FONT_DIR) / "DejaVuSans.ttf"
     family = "helvetica"
     if regular.exists():
         pdf.add_font("body", "", str(regular))
         pdf.add_font("body", "B", str(Path(_FONT_DIR) / "DejaVuSans-Bold.ttf"))
         family = "body"
-        if Path(_CJK_FONT).exists():
-            pdf.add_font("cjk", "", _CJK_FONT)
-            pdf.add_font("cjk", "B", _CJK_FONT)
-            pdf.set_fallback_fonts(["cjk"])
     document = _Pdf(pdf, family)
+    pdf.family = family
+    pdf.marking = document.clean(export_marking())
+    pdf.footer_text = document.clean(title)
     pdf.set_title(document.clean(title))
     pdf.set_author(document.clean(author))
     pdf.add_page()
@@ -263,25 +431,43 @@ def to_pdf(doc: TimelineDocument, *, chart: bool = True) -> bytes:
     pdf.multi_cell(0, 4.5, clean("; ".join(doc.systems) or "none recorded"), new_x="LMARGIN", new_y="NEXT")
 
     image = _chart_png(doc) if chart else None
-    heading("Timeline chart")
     if image is not None:
-        import io
-
-        pdf.image(io.BytesIO(image), w=pdf.epw)
+        png, width, height = image
+        # The heading goes with its chart: both on a new page unless they fit below.
+        chart_height = min(pdf.epw * height / width, pdf.page_break_trigger - pdf.t_margin - 12)
+        document.keep_with_next(11 + chart_height)
+        heading("Timeline chart")
+        pdf.image(io.BytesIO(png), h=chart_height, keep_aspect_ratio=True, w=pdf.epw)
     else:
+        document.keep_with_next(20)
+        heading("Timeline chart")
         pdf.multi_cell(0, 4.5, "The chart could not be drawn on this server (kaleido needs Chromium); the entries "
                                "below are the complete record.", new_x="LMARGIN", new_y="NEXT")
 
+    rows, updates = chronology_rows(doc)
+    document.keep_with_next(30)
     heading("Entries, in the order they happened (superseded and retracted entries kept)")
     with pdf.table(col_widths=(9, 30, 22, 95, 38, 30, 36, 25), headings_style=header_style,
-                   line_height=4, text_align="LEFT") as table:
+                   line_height=4, text_align="LEFT", repeat_headings=1) as table:
         table.row(["#", "Happened", "Kind", "What", "Systems", "Recorded", "By", "State"])
-        for row in _event_rows(doc):
+        for row in rows:
             state = _state_text(row)
             detail = row["detail"] if len(row["detail"]) <= 1500 else row["detail"][:1500] + " … (full text in the JSON export)"
             what = row["title"] + (f"\n{detail}" if detail else "")
             table.row([str(row["id"]), row["happened"], row["kind"], clean(what), clean(row["systems"]),
                        row["recorded"], clean(row["recorded_by"]), clean(state)])
+    if updates:
+        document.keep_with_next(30)
+        heading(f"Automatic obligation updates ({len(updates)})")
+        pdf.multi_cell(0, 4.5, "Written by breachdash when a revision or milestone changed which notification rules "
+                               "apply; each rule's reason is in the obligations register and in the CSV and JSON "
+                               "exports.", new_x="LMARGIN", new_y="NEXT")
+        with pdf.table(col_widths=(9, 30, 48, 130, 60), headings_style=header_style, line_height=4,
+                       text_align="LEFT", repeat_headings=1) as table:
+            table.row(["#", "Happened", "After", "Applies now", "No longer applies"])
+            for u in updates:
+                table.row([str(u.id), u.happened, clean(u.cause), clean(", ".join(u.new)) or "—",
+                           clean(", ".join(u.gone)) or "—"])
     return bytes(pdf.output())
 
 
@@ -307,13 +493,13 @@ def export_obligations(engine: Engine, *, actor: Actor, incident_id: int, fmt: s
     incident = get_incident(engine, actor=actor, incident_id=incident_id)
     register = obligations_register(engine, actor=actor, incident_id=incident_id)
     produced_at = utcnow()
-    name = f"{incident.slug}-obligations-{produced_at:%Y%m%d-%H%M}"
+    name = export_file_name(incident.slug, "obligations", fmt, at=produced_at, zone=incident.display_timezone)
     if fmt == "csv":
         out = register[REGISTER_EXPORT_COLUMNS].copy()
         for column in ("clock_started_at", "due_at", "filed_at"):
             out[column] = out[column].map(lambda v: "" if v is None or pd.isna(v) else v.isoformat())
         out = out.map(spreadsheet_safe)
-        return out.to_csv(index=False).encode("utf-8"), "text/csv", f"{name}.csv"
+        return out.to_csv(index=False).encode("utf-8"), "text/csv", name
     if fmt != "pdf":
         raise InvalidInput.single("format", f"unknown format {fmt!r}; csv or pdf")
     zone = incident.display_timezone
@@ -364,4 +550,4 @@ def export_obligations(engine: Engine, *, actor: Actor, incident_id: int, fmt: s
         pdf.add_page()
         document.heading(f"Appendix: rules that do not apply ({len(not_applicable)})")
         rule_table(not_applicable)
-    return bytes(pdf.output()), "application/pdf", f"{name}.pdf"
+    return bytes(pdf.output()), "application/pdf", name

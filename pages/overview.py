@@ -6,6 +6,7 @@ from breachdash import charts, ui
 from breachdash.analytics import overview, portfolio
 from breachdash.auth.rules import Action
 from breachdash.briefing import export_briefing
+from breachdash.exports import export_file_name
 from breachdash.display import compact, count, countdown, duration, escape_markdown, local_time
 from breachdash.outreach.service import funnel_frame
 from breachdash.remediation.service import actions_frame
@@ -28,7 +29,7 @@ if ui.can(ctx.actor, Action.start_review) and controls[1].button(
 for column, fmt, label in ((controls[2], "pdf", "Briefing (PDF)"), (controls[3], "md", "Briefing (Markdown)")):
     column.download_button(label, data=lambda fmt=fmt: export_briefing(ctx.engine, actor=ctx.actor,
                                                                        incident_id=incident.id, fmt=fmt)[0],
-                           file_name=f"{incident.slug}-briefing.{fmt}",
+                           file_name=export_file_name(incident.slug, "briefing", fmt, zone=zone),
                            mime="application/pdf" if fmt == "pdf" else "text/markdown", on_click="ignore",
                            key=f"briefing_{fmt}")
 

@@ -10,7 +10,7 @@ from breachdash.auth.models import Role
 from breachdash.auth.rules import Action
 from breachdash.common import utcnow
 from breachdash.display import count, duration, escape_markdown, local_time
-from breachdash.exports import FORMATS, export_timeline
+from breachdash.exports import FORMATS, export_file_name, export_timeline
 from breachdash.incidents.models import MILESTONE_NAMES
 from breachdash.incidents.models import TimePrecision
 from breachdash.incidents.service import set_milestone
@@ -113,7 +113,8 @@ export_cols = st.columns(len(FORMATS))
 for col, (fmt, mime) in zip(export_cols, FORMATS.items()):
     # A callable: the document is produced when the button is clicked, not on every rerun.
     col.download_button(
-        f"Download {fmt.upper()}", file_name=f"{incident.slug}-timeline.{fmt}", mime=mime, key=f"export_{fmt}",
+        f"Download {fmt.upper()}", mime=mime, key=f"export_{fmt}",
+        file_name=export_file_name(incident.slug, "timeline", fmt, as_known_at=as_known_at, zone=zone),
         data=lambda fmt=fmt: export_timeline(ctx.engine, actor=ctx.actor, incident_id=incident.id, fmt=fmt,
                                              as_known_at=as_known_at, zone=zone))
 st.caption("Every export holds the systems involved, milestones, durations with their definitions, who recorded "

@@ -35,3 +35,12 @@ def test_bench__prints_each_figure_with_its_baseline_and_ratio(capsys):
     goals = [line for line in lines if line.startswith("  sqlite at 1,000 events:")]
     for goal in ("goal ≥0.5x DuckDB: ", "goal <1024 MiB: ", "goal ≤1.2x", "goal <50 ms: median "):
         assert any(goal in line and re.search(r"\b(met|NOT MET|needs two sizes)\b", line) for line in goals), goal
+
+
+def test_bench_exports__pdf_times_against_markdown_with_a_verdict(tmp_path):
+    from breachdash.bench import _bench_exports, _Databases
+
+    rows, verdicts = _bench_exports("sqlite", _Databases("sqlite", None, tmp_path), repeat=1)
+    assert [r.baseline for r in rows] == ["briefing Markdown", "briefing Markdown", "timeline Markdown"]
+    assert all(r.seconds > 0 and re.fullmatch(r"\d+\.\d\dx", r.ratio) for r in rows)
+    assert re.match(r"PDF exports under 2 s after the first: (met|NOT MET) \(slowest median", verdicts[0])
