@@ -1,6 +1,5 @@
 """Obligations: which notification clocks the live record triggers, to whom, by when — with the
 reason for every decision, live countdowns, filings, and the register for Legal."""
-from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -8,6 +7,7 @@ import streamlit as st
 
 from breachdash import charts, ui
 from breachdash.auth.rules import Action
+from breachdash.common import utcnow
 from breachdash.display import countdown, local_time
 from breachdash.exports import export_obligations
 from breachdash.incidents.models import SECTOR_NAMES, SectorFlag
@@ -60,10 +60,10 @@ def _filtered(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-@st.fragment(run_every=interval)
+@ui.live_fragment(run_every=interval)
 def deadlines_table() -> None:
     """Countdowns tick without rerunning the page; figures are re-read on every tick."""
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     live = _filtered(obligations_register(ctx.engine, actor=ctx.actor, incident_id=incident.id, now=now))
     live = live[live["applicability"].isin(["applies", "may apply"])]
     counts = live["status"].value_counts()
@@ -101,7 +101,7 @@ def deadlines_table() -> None:
 deadlines_table()
 
 milestones = {"detected_at": incident.detected_at, "legal_aware_at": incident.legal_aware_at}
-st.plotly_chart(charts.obligation_deadlines(_filtered(register), milestones, now=datetime.now(timezone.utc),
+st.plotly_chart(charts.obligation_deadlines(_filtered(register), milestones, now=utcnow(),
                                             zone=zone), key="deadline_chart")
 
 no_longer = _filtered(register[register["applicability"] == "no longer applies"])
@@ -158,7 +158,7 @@ if choices:
         with st.form("record_filing", clear_on_submit=True):
             st.markdown("**Record a filing** (append-only: a correction is a new filing)")
             c1, c2, c3 = st.columns(3)
-            local_now = datetime.now(ZoneInfo(zone)).replace(second=0, microsecond=0)
+            local_now = utcnow().astimezone(ZoneInfo(zone)).replace(second=0, microsecond=0)
             filed_day = c1.date_input("Filed on", value=local_now.date(), key="filed_day")
             filed_time = c2.time_input("at", value=local_now.time(), key="filed_time", step=60)
             filed_zone = c3.text_input("Time zone", value=zone, key="filed_zone")

@@ -78,7 +78,7 @@ with funnel_tab:
     left, right = st.columns(2)
     left.plotly_chart(charts.outreach_funnel(funnel, phase=phase_name), key="outreach_funnel")
     hourly = outreach_over_time(ctx.engine, actor=ctx.actor, incident_id=incident.id, phase_key=phase_key)
-    right.plotly_chart(charts.outreach_over_time(hourly, phase=phase_name, target=int(steps["affected"])),
+    right.plotly_chart(charts.outreach_over_time(hourly, phase=phase_name, target=int(steps["affected"]), zone=zone),
                        key="outreach_over_time")
     st.markdown("**By channel**")
     by_channel = (phase_cells.groupby(["channel", "source"], as_index=False)

@@ -7,9 +7,10 @@ from breachdash.analytics import overview, portfolio
 from breachdash.auth.rules import Action
 from breachdash.briefing import export_briefing
 from breachdash.exports import export_file_name
-from breachdash.display import compact, count, countdown, duration, escape_markdown, local_time
+from breachdash.display import count, countdown, duration, escape_markdown, local_time
 from breachdash.outreach.service import funnel_frame
 from breachdash.remediation.service import actions_frame
+from breachdash.reporting import scope_view
 from breachdash.reviews.rules import TIER_CALLOUTS
 from breachdash.reviews.service import since_last_review, start_review
 
@@ -44,40 +45,30 @@ def live() -> None:
     st.caption(f"{escape_markdown(current.company)} · status: {current.status} · times in {zone} · figures as of "
                f"{local_time(data.read_at, zone, '%Y-%m-%d %H:%M:%S %Z')} ({refresh})")
 
-    cols = st.columns(4)
-    if scope is None:
-        cols[0].metric("Affected (best estimate)", "no estimate yet")
-    else:
-        delta = None if scope.previous_best is None else scope.best - scope.previous_best
-        cols[0].metric(
-            f"Affected {scope.unit}", count(scope.best),
-            delta=None if delta is None else (f"{delta:+,} since revision {scope.seq - 1}" if delta
-                                              else f"unchanged since revision {scope.seq - 1}"),
-            delta_color="inverse" if delta else "off",
-            help="Latest scope revision; the delta compares with the previous one.")
-        cols[0].caption(f"range {compact(scope.low)} – {compact(scope.high)} · as of "
-                        f"{local_time(scope.recorded_at, zone, '%d %b %H:%M')}")
-        cols[1].metric("Range (low – high)", f"{compact(scope.low)} – {compact(scope.high)}",
-                       help=f"{count(scope.low)} – {count(scope.high)} {scope.unit}")
-        baseline = since.marker.snapshot.get("best") if since.marker else None
-        if since.marker is not None and baseline is not None:
-            change = scope.best - baseline
-            cols[1].caption(f"since the last review: {change:+,}" if change else "since the last review: no change")
-        cols[2].metric("Revision", f"#{scope.seq}", help=f"confidence: {scope.confidence}")
-        cols[2].caption(f"by {escape_markdown(scope.recorded_by)}, {local_time(scope.recorded_at, zone)}")
+    items = scope_view.overview_figures(scope, zone)
+    cols = st.columns(len(items) + 1)
+    for column, item in zip(cols, items):
+        column.metric(item.label, item.value, delta=item.delta, delta_color="off",
+                      delta_arrow=scope_view.delta_arrow(item.delta),
+                      help="Each population's latest revision; a change is shown against its previous revision "
+                           "in the same unit.")
+        column.caption(escape_markdown(item.caption))
+    if since.marker is not None:
+        cols[0].caption(escape_markdown(f"since the last review: {scope_view.review_change(scope, since.marker.snapshot)}"))
     since_detection = (data.read_at - current.detected_at) if current.detected_at else None
-    cols[3].metric("Since detection", duration(since_detection) if since_detection else "not detected")
+    cols[-1].metric("Since detection", duration(since_detection) if since_detection else "not detected")
     if current.contained_at and current.detected_at:
-        cols[3].caption(f"✅ contained {local_time(current.contained_at, zone)}, "
-                        f"{duration(current.contained_at - current.detected_at)} after detection")
+        cols[-1].caption(f"✅ contained {local_time(current.contained_at, zone)}, "
+                         f"{duration(current.contained_at - current.detected_at)} after detection")
     else:
-        cols[3].caption("⏳ not yet contained")
+        cols[-1].caption("⏳ not yet contained")
 
     ui.financial_callout(data.financial)
     if scope is not None and not scope.data_types.empty:
-        sensitive = scope.data_types[scope.data_types["tier"].isin(TIER_CALLOUTS)]
+        types = scope.data_types.drop_duplicates("data_type")
+        sensitive = types[types["tier"].isin(TIER_CALLOUTS)]
         names = ", ".join(f"{r.name} ({r.status})" for r in sensitive.itertuples())
-        others = len(scope.data_types) - len(sensitive)
+        others = len(types) - len(sensitive)
         st.caption(f"Exposed data types: {names or 'no financial, government ID, credential or health data'}"
                    + (f"; and {others} other type{'s' if others != 1 else ''}" if others else "") + ".")
 
@@ -114,7 +105,7 @@ def live() -> None:
             new = data.obligations[data.obligations["applies_since"].notna()
                                    & (data.obligations["applies_since"] >= scope.recorded_at)]
             if not new.empty:
-                st.warning(f"New since revision {scope.seq}: " + ", ".join(new["rule_id"].head(6))
+                st.warning(f"New since revision {scope.latest_seq}: " + ", ".join(new["rule_id"].head(6))
                            + (" …" if len(new) > 6 else ""), icon="🆕")
 
     st.subheader("Since the last review")
@@ -131,14 +122,10 @@ def live() -> None:
     a, b, c = st.columns(3)
     small = dict(showlegend=False, height=300, title_font_size=13, margin=dict(l=10, r=10, t=40, b=10))
     if scope is not None:
-        a.plotly_chart(charts.estimate_trend(data.history, unit=scope.unit)
-                       .update_layout(title_text=f"Best estimate ({scope.unit})", **small), key="estimate_trend")
+        a.plotly_chart(charts.estimate_trend(data.history, zone=zone).update_layout(**small), key="estimate_trend")
         b.plotly_chart(charts.exposure_by_type(scope.data_types)
                        .update_layout(title_text="Exposure by tier (red: financial)", **small),
                        key="exposure_by_tier")
-        other_units = set(data.history["unit"]) - {scope.unit}
-        if other_units:
-            a.caption(f"Earlier revisions counted {', '.join(sorted(other_units))}; they are not drawn on this axis.")
     if not data.outreach.empty:
         main = data.outreach.sort_values("targeted", ascending=False).iloc[0]
         c.plotly_chart(charts.outreach_funnel(funnel_frame(ctx.engine, actor=ctx.actor, incident_id=incident.id,
@@ -169,7 +156,7 @@ if len(incidents) > 1:
     for row in incidents.itertuples():
         a, b, c, d = st.columns([3, 2, 3, 1])
         a.markdown(f"**{escape_markdown(row.incident)}** · {escape_markdown(row.company)}")
-        b.write(f"{count(row.affected)} {row.unit} · financial {row.financial} · "
+        b.write(f"{escape_markdown(row.affected)} · financial {row.financial} · "
                 f"{'contained' if row.contained else 'not contained'}")
         c.write(f"phases sent {row.phases_sent}/{row.phases} · {row.late} late · worst: "
                 f"{row.worst_rule or '—'} {local_time(row.worst_deadline, zone, '%d %b %H:%M') if row.worst_rule else ''}")

@@ -9,19 +9,19 @@ from breachdash import charts, ui
 from breachdash.auth.models import Role
 from breachdash.auth.rules import Action
 from breachdash.common import utcnow
-from breachdash.display import count, duration, escape_markdown, local_time
+from breachdash.display import duration_text, escape_markdown, local_time, moment
 from breachdash.exports import FORMATS, export_file_name, export_timeline
-from breachdash.incidents.models import MILESTONE_NAMES
-from breachdash.incidents.models import TimePrecision
+from breachdash.incidents.models import MILESTONE_NAMES, TimePrecision
 from breachdash.incidents.service import set_milestone
 from breachdash.remediation.models import ActionCategory, ActionStatus
 from breachdash.remediation.service import actions_frame, add_action, set_action_status
-from breachdash.scope.service import current_scope, revision_history
+from breachdash.scope.service import revision_history, scope_state
 from breachdash.timeline.models import EventKind
 from breachdash.timeline.rules import local_input_to_utc, local_to_utc, milestone_durations
 from breachdash.timeline.service import (
     add_event,
     correct_event,
+    milestone_precisions_as_known_at,
     milestones_as_known_at,
     retract_event,
     timeline_frame,
@@ -60,14 +60,18 @@ events = timeline_frame(ctx.engine, actor=ctx.actor, incident_id=incident.id, as
 milestones = milestones_as_known_at(ctx.engine, actor=ctx.actor, incident_id=incident.id, as_known_at=as_known_at)
 history = revision_history(ctx.engine, actor=ctx.actor, incident_id=incident.id, as_known_at=as_known_at)
 
+precisions = milestone_precisions_as_known_at(ctx.engine, actor=ctx.actor, incident_id=incident.id,
+                                              as_known_at=as_known_at)
 if as_known_at is not None:
-    known_scope = current_scope(ctx.engine, actor=ctx.actor, incident_id=incident.id, as_known_at=as_known_at)
+    known_scope = scope_state(ctx.engine, actor=ctx.actor, incident_id=incident.id, as_known_at=as_known_at)
     if known_scope is None:
         st.write("No scope estimate had been recorded by then.")
     else:
-        types = ", ".join(f"{row.name} ({row.status})" for row in known_scope.data_types.itertuples()) or "none"
-        st.markdown(f"**Scope as known then** — revision {known_scope.seq}: best {count(known_scope.best)} "
-                    f"{known_scope.unit} (range {count(known_scope.low)}–{count(known_scope.high)}).")
+        st.markdown("**Scope as known then**")
+        for population in known_scope.populations:
+            st.text(f"{population.label} (revision {population.seq}): {population.figure.describe(population.unit)}")
+        types = ", ".join(f"{row.name} ({row.status})" for row in
+                          known_scope.data_types.drop_duplicates("data_type").itertuples()) or "none"
         st.text(f"Exposed data types then: {types}")
 
 st.subheader("Milestones")
@@ -75,17 +79,21 @@ MILESTONES_PER_ROW = 6  # eleven in one row cut every date to "02…"
 names = list(MILESTONE_NAMES.items())
 for start in range(0, len(names), MILESTONES_PER_ROW):
     for col, (field, name) in zip(st.columns(MILESTONES_PER_ROW), names[start:start + MILESTONES_PER_ROW]):
-        moment = milestones.get(field)
-        col.metric(name, local_time(moment, zone, "%d %b") if moment else "—")
-        if moment:
-            col.caption(local_time(moment, zone, "%Y %H:%M %Z"))
-cols = st.columns(4)
-for col, item in zip(cols, milestone_durations(milestones)):
-    col.metric(item.name, duration(item.value), help=item.definition)
-    if item.flag:
-        col.warning(f"Check: {item.flag}.", icon="⚠️")
+        when, precision = milestones.get(field), precisions.get(field, "exact")
+        col.metric(name, moment(when, precision, zone) if precision != "exact" else
+                   (local_time(when, zone, "%d %b") if when else "—"))
+        if when:
+            col.caption(f"known to the {precision}; clocks use its earliest moment" if precision in ("day", "month")
+                        else ("approximate" if precision == "approximate" else local_time(when, zone, "%Y %H:%M %Z")))
+durations = milestone_durations(milestones, precisions, zone)
+for start in range(0, len(durations), 3):
+    for col, item in zip(st.columns(3), durations[start:start + 3]):
+        col.metric(item.name, duration_text(item), help=item.definition)
+        if item.flag:
+            col.warning(f"Check: {item.flag}.", icon="⚠️")
 
-st.plotly_chart(charts.incident_timeline(events, milestones, history, zone=zone), key="timeline_chart")
+st.plotly_chart(charts.incident_timeline(events, milestones, history, zone=zone, precisions=precisions),
+                key="timeline_chart")
 
 st.subheader("Entries")
 filters = st.columns([3, 2])
@@ -97,7 +105,7 @@ if kinds:
 if not show_history:
     table = table[~table["state"].isin(["superseded", "retracted"])]
 st.dataframe(
-    table.assign(happened=table["occurred_at"].map(lambda v: local_time(v, zone)),
+    table.assign(happened=[moment(v, p, zone) for v, p in zip(table["occurred_at"], table["precision"])],
                  recorded=table["recorded_at"].map(lambda v: local_time(v, zone)))[
         ["id", "happened", "precision", "kind", "title", "detail", "systems", "source_ref", "recorded",
          "recorded_by", "state", "supersedes", "superseded_by", "retraction_reason"]],
@@ -252,6 +260,7 @@ if ui.can(ctx.actor, Action.record_timeline_event) and as_known_at is None:
                 ctx.engine, actor=ctx.actor, incident_id=incident.id, milestone=field,
                 at=local_input_to_utc(day, clock, ms_zone, field="time"), expected_version=incident_version_seen,
                 precision=precision),
-                lambda updated: f"{MILESTONE_NAMES[field]} set to {local_time(getattr(updated, field), zone)}.")
+                lambda updated: f"{MILESTONE_NAMES[field]} set to "
+                                f"{moment(getattr(updated, field), precision, zone)}.")
 elif as_known_at is not None:
     st.caption("Switch off “As known at” to add or correct entries.")

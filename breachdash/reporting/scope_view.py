@@ -34,6 +34,12 @@ def change_text(population: PopulationScope) -> str | None:
     return f"was {population.previous.describe()} (revision {population.previous_seq})"
 
 
+def delta_arrow(delta: str | None) -> str:
+    """An arrow only for a numeric change (in neutral colour); a change of kind ("was up to 9.8M")
+    has none, so it reads neither as a rise nor as a fall."""
+    return "auto" if delta and delta[0] in "+-−" else "off"
+
+
 def population_caption(population: PopulationScope, zone: str) -> str:
     where = ", ".join(region_label(code) for code in population.jurisdictions) or "jurisdictions not recorded"
     return (f"{population.figure.range_text(short=False)} · revision {population.seq}, confidence "

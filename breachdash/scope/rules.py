@@ -100,12 +100,13 @@ class Figure:
         """The one figure to lead with: the best estimate in full where there is one, else the
         published bound or range, else 'not known'."""
         if self.kind == FigureKind.unknown:
-            return f"not known — “{self.wording}”" if self.wording else "not known"
+            return "not known"
         if self.kind == FigureKind.placeholder:
             return "not known (a placeholder is recorded)"
         if self.kind in (FigureKind.exact, FigureKind.range) and self.best is not None:
             return f"about {self.best:,}" if self.approximate else f"{self.best:,}"
-        return self.describe(short=True)
+        # The published wording belongs in the caption: a headline stays short enough to read whole.
+        return Figure(self.kind, self.low, self.best, self.high).describe(short=True)
 
     def range_text(self, *, short: bool = True) -> str:
         """The bounds alone, with enough digits that low ≤ best ≤ high stays visible."""
