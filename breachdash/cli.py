@@ -104,7 +104,7 @@ def cmd_users_set_password(args) -> int:
 def cmd_users_list(args) -> int:
     from breachdash.auth.service import users_frame
 
-    frame = users_frame(_engine(args), actor=system_actor())
+    frame = users_frame(_engine(args), actor=system_actor()).drop(columns=["version"])
     print(frame.to_string(index=False) if len(frame) else "No users.")
     return 0
 

@@ -5,12 +5,16 @@ in secrets.toml, then the embedded SQLite default. The auth mode is OIDC when se
 has an `[auth]` section, local accounts otherwise; `BREACHDASH_AUTH_MODE` overrides it (tests).
 PostgreSQL's connection pool per server process: `BREACHDASH_DB_POOL_SIZE` and
 `BREACHDASH_DB_MAX_OVERFLOW`, then `[database] pool_size` / `max_overflow`, then 5 and 10.
+Local sign-in sessions: `BREACHDASH_SESSION_MAX_HOURS` / `BREACHDASH_SESSION_IDLE_MINUTES`, then
+`[sessions] max_hours` / `idle_minutes`, then 12 hours and 30 minutes. While the database is
+unreachable, pages retry every `BREACHDASH_OUTAGE_RETRY_SECONDS` (default 5).
 """
 from __future__ import annotations
 
 import os
 import tomllib
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -89,6 +93,54 @@ def load_pool_settings() -> PoolSettings:
         elif field in database:
             values[field] = _whole_number(f"[database] {field}", database[field], minimum=minimum)
     return PoolSettings(**values)
+
+
+# Local sign-in sessions (auth.sessions): an absolute lifetime from sign-in, and an idle timeout
+# since the browser last ran a page.
+DEFAULT_SESSION_MAX_HOURS = 12.0
+DEFAULT_SESSION_IDLE_MINUTES = 30.0
+DEFAULT_OUTAGE_RETRY_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    max_age: timedelta = timedelta(hours=DEFAULT_SESSION_MAX_HOURS)
+    idle_timeout: timedelta = timedelta(minutes=DEFAULT_SESSION_IDLE_MINUTES)
+
+
+def _positive_number(name: str, raw) -> float:
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        value = None
+    if value is None or not value > 0 or value != value or value == float("inf"):
+        raise DatabaseUnavailable(f"The setting {name} must be a number above 0, not {raw!r}.")
+    return value
+
+
+def _setting(env: str, section: str, key: str, default: float) -> float:
+    if os.environ.get(env):
+        return _positive_number(env, os.environ[env])
+    table = _read_secrets(secrets_path()).get(section, {})
+    if key in table:
+        return _positive_number(f"[{section}] {key}", table[key])
+    return default
+
+
+def load_session_settings() -> SessionSettings:
+    """Lifetime and idle timeout of a local sign-in session (OIDC keeps Streamlit's own cookie)."""
+    return SessionSettings(
+        max_age=timedelta(hours=_setting("BREACHDASH_SESSION_MAX_HOURS", "sessions", "max_hours",
+                                         DEFAULT_SESSION_MAX_HOURS)),
+        idle_timeout=timedelta(minutes=_setting("BREACHDASH_SESSION_IDLE_MINUTES", "sessions", "idle_minutes",
+                                                DEFAULT_SESSION_IDLE_MINUTES)),
+    )
+
+
+def outage_retry_seconds() -> float:
+    """How often a page retries while the database is unreachable."""
+    return _setting("BREACHDASH_OUTAGE_RETRY_SECONDS", "database", "outage_retry_seconds",
+                    DEFAULT_OUTAGE_RETRY_SECONDS)
 
 
 # The line printed at the top of every page of the PDF exports (briefing, timeline, obligations).

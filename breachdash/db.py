@@ -15,7 +15,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 from sqlmodel import Session, create_engine
 
 from breachdash.config import load_pool_settings
-from breachdash.errors import DatabaseUnavailable
+from breachdash.errors import DatabaseUnavailable, DatabaseUnreachable
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -84,7 +84,7 @@ def check_database(engine: Engine) -> None:
             connection.execute(text("SELECT 1"))
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise DatabaseUnavailable(
+        raise DatabaseUnreachable(
             f"Cannot reach the database at {describe_url(str(engine.url))}: {reason}"
         ) from None
     except SQLAlchemyError as exc:

@@ -35,6 +35,11 @@ class DatabaseUnavailable(BreachdashError):
     pass
 
 
+class DatabaseUnreachable(DatabaseUnavailable):
+    """The database did not answer (down, refusing connections, network). The command line shows
+    the reason; pages show only that it is unreachable and retry (ui.outage_guard)."""
+
+
 class InvalidInput(BreachdashError):
     """Validation failed. `problems` lists (location, message) pairs, location naming the field."""
 

@@ -2,7 +2,7 @@
 from sqlmodel import SQLModel
 
 from breachdash.audit.models import AuditEvent
-from breachdash.auth.models import RoleGrant, User
+from breachdash.auth.models import RoleGrant, User, UserSession
 from breachdash.comms.models import ChecklistItem, CommsPhase, MessageVersion, SendRecord, SignOff
 from breachdash.incidents.models import Incident
 from breachdash.obligations.models import Obligation, ObligationFiling

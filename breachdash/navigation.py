@@ -29,7 +29,8 @@ PAGES: tuple[PageSpec, ...] = (
 )
 SIGN_IN_PAGE = PageSpec("pages/sign_in.py", "Sign in", "🔐", "sign-in", default=True)
 NO_ACCESS_PAGE = PageSpec("pages/no_access.py", "No access", "⛔", "no-access", default=True)
-ALL_PAGE_FILES = tuple(p.path for p in (*PAGES, SIGN_IN_PAGE, NO_ACCESS_PAGE))
+ALL_PAGES = (*PAGES, SIGN_IN_PAGE, NO_ACCESS_PAGE)
+ALL_PAGE_FILES = tuple(p.path for p in ALL_PAGES)
 
 
 def pages_for(actor: Actor | None) -> list[PageSpec]:

@@ -35,7 +35,7 @@ for column, fmt, label in ((controls[2], "pdf", "Briefing (PDF)"), (controls[3],
                            key=f"briefing_{fmt}")
 
 
-@st.fragment(run_every=interval or None)
+@ui.live_fragment(run_every=interval or None)
 def live() -> None:
     """Everything below refreshes in place at the chosen interval; its age is shown."""
     data = overview(ctx.engine, actor=ctx.actor, incident_id=incident.id)

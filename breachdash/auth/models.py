@@ -33,6 +33,10 @@ class User(SQLModel, table=True):
     is_active: bool = True
     is_demo: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Optimistic concurrency (versioning.py): the admin page's changes carry the version it showed.
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_by: str = Field(default="", max_length=320)
+    version: int = 1
 
 
 class RoleGrant(SQLModel, table=True):
@@ -55,3 +59,18 @@ class SignInFailure(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=320, index=True)
     failed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class UserSession(SQLModel, table=True):
+    """A local sign-in that survives reloads and new tabs (auth.sessions). The browser holds a
+    random token in a cookie; only its SHA-256 is stored, so a copy of the database cannot be
+    replayed as a cookie. In the database, so every server of a scaled-out deployment knows it."""
+
+    __tablename__ = "user_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)

@@ -122,3 +122,21 @@ def sign_in_locked_until(failures: list[datetime], now: datetime) -> datetime | 
     if len(recent) < MAX_FAILED_SIGN_INS:
         return None
     return recent[MAX_FAILED_SIGN_INS - 1] + SIGN_IN_WINDOW
+
+
+def session_ended_because(*, created_at: datetime, last_seen_at: datetime, now: datetime,
+                          max_age: timedelta, idle_timeout: timedelta) -> str | None:
+    """Why a local sign-in session no longer signs anyone in, or None while it still does:
+    older than `max_age` since sign-in (absolute), or unused for longer than `idle_timeout`."""
+    if now >= created_at + max_age:
+        return f"signed in more than {_span(max_age)} ago"
+    if now >= last_seen_at + idle_timeout:
+        return f"unused for more than {_span(idle_timeout)}"
+    return None
+
+
+def _span(delta: timedelta) -> str:
+    minutes = delta.total_seconds() / 60
+    if minutes >= 120 and minutes % 60 == 0:
+        return f"{minutes / 60:g} hours"
+    return f"{minutes:g} minutes"

@@ -15,9 +15,11 @@ from sqlmodel import Session, col, select
 from breachdash.audit.service import record_audit
 from breachdash.auth.models import Role, RoleGrant, SignInFailure, User
 from breachdash.auth.rules import SIGN_IN_WINDOW, Action, Actor, parse_role, require, sign_in_locked_until
+from breachdash.auth.sessions import end_sessions_of
 from breachdash.common import utcnow
 from breachdash.db import read_session, write_session
 from breachdash.errors import validate_input, Conflict, InvalidInput, NotFound, SignInLocked
+from breachdash.versioning import apply_versioned_update
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _hasher = PasswordHasher()
@@ -93,7 +95,21 @@ def _roles_of(session: Session, user_id: int) -> list[str]:
     return sorted(session.exec(select(RoleGrant.role).where(RoleGrant.user_id == user_id)).all())
 
 
-def grant_role(engine: Engine, *, actor: Actor, email: str, role: Role | str) -> None:
+def _record_change(session: Session, user: User, *, actor: Actor, expected_version: int | None,
+                   changes: dict | None = None, keep_session: str | None = None) -> int:
+    """Every change to an account moves its version (a form showing an older one is refused with
+    "changed by X at T — reload") and ends the person's other sessions: after a password reset,
+    a deactivation or a role change, no browser stays signed in on the old terms. The actor's own
+    session (`keep_session`) survives a change to their own account. Returns the sessions ended."""
+    apply_versioned_update(session, User, row_id=user.id,
+                           expected_version=user.version if expected_version is None else expected_version,
+                           changes=changes or {}, actor_email=actor.email)
+    return end_sessions_of(session, user_id=user.id, keep_token=keep_session if actor.email == user.email else None)
+
+
+def grant_role(engine: Engine, *, actor: Actor, email: str, role: Role | str, expected_version: int | None = None,
+               keep_session: str | None = None) -> None:
+    """`expected_version`: the account's version the admin was shown (None from the command line)."""
     require(actor, Action.manage_users)
     role = parse_role(role) if isinstance(role, str) else role
     with write_session(engine) as session:
@@ -101,12 +117,15 @@ def grant_role(engine: Engine, *, actor: Actor, email: str, role: Role | str) ->
         before = _roles_of(session, user.id)
         if role.value in before:
             raise Conflict(f"{user.email} already holds the role {role.label}.")
+        ended = _record_change(session, user, actor=actor, expected_version=expected_version, keep_session=keep_session)
         session.add(RoleGrant(user_id=user.id, role=role.value, granted_by=actor.email))
         record_audit(session, actor=actor.email, action="user.role_granted", entity_type="user",
-                     entity_id=user.email, before={"roles": before}, after={"roles": sorted(before + [role.value])})
+                     entity_id=user.email, before={"roles": before},
+                     after={"roles": sorted(before + [role.value]), "sessions_ended": ended})
 
 
-def revoke_role(engine: Engine, *, actor: Actor, email: str, role: Role | str) -> None:
+def revoke_role(engine: Engine, *, actor: Actor, email: str, role: Role | str, expected_version: int | None = None,
+                keep_session: str | None = None) -> None:
     require(actor, Action.manage_users)
     role = parse_role(role) if isinstance(role, str) else role
     with write_session(engine) as session:
@@ -117,23 +136,55 @@ def revoke_role(engine: Engine, *, actor: Actor, email: str, role: Role | str) -
         if grant is None:
             raise NotFound(f"{user.email} does not hold the role {role.label}.")
         before = _roles_of(session, user.id)
+        ended = _record_change(session, user, actor=actor, expected_version=expected_version, keep_session=keep_session)
         session.delete(grant)
         record_audit(session, actor=actor.email, action="user.role_revoked", entity_type="user",
                      entity_id=user.email, before={"roles": before},
-                     after={"roles": [r for r in before if r != role.value]})
+                     after={"roles": [r for r in before if r != role.value], "sessions_ended": ended})
 
 
-def set_password(engine: Engine, *, actor: Actor, email: str, password: str) -> None:
+def set_password(engine: Engine, *, actor: Actor, email: str, password: str, expected_version: int | None = None,
+                 keep_session: str | None = None) -> None:
+    """Set or reset a password: clears the sign-in failures and ends the person's other sessions."""
     require(actor, Action.manage_users)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput.single("password", f"must be at least {MIN_PASSWORD_LENGTH} characters")
+    password_hash = _hasher.hash(password)  # slow: before the write lock
     with write_session(engine) as session:
         user = _get_user(session, email)
-        user.password_hash = _hasher.hash(password)
-        session.add(user)
+        ended = _record_change(session, user, actor=actor, expected_version=expected_version,
+                               changes={"password_hash": password_hash}, keep_session=keep_session)
         session.execute(delete(SignInFailure).where(SignInFailure.email == user.email))  # a reset unlocks
         record_audit(session, actor=actor.email, action="user.password_set", entity_type="user",
-                     entity_id=user.email)
+                     entity_id=user.email, after={"sessions_ended": ended})
+
+
+def deactivate_user(engine: Engine, *, actor: Actor, email: str, expected_version: int | None = None) -> None:
+    """The person can no longer sign in (local or single sign-on) and every session of theirs
+    ends at once; their name stays on everything they did. Reversible with reactivate_user."""
+    require(actor, Action.manage_users)
+    with write_session(engine) as session:
+        user = _get_user(session, email)
+        if user.email == actor.email:
+            raise Conflict("You cannot deactivate your own account; ask another admin.")
+        if not user.is_active:
+            raise Conflict(f"{user.email} is already deactivated.")
+        ended = _record_change(session, user, actor=actor, expected_version=expected_version,
+                               changes={"is_active": False})
+        record_audit(session, actor=actor.email, action="user.deactivated", entity_type="user",
+                     entity_id=user.email, before={"is_active": True},
+                     after={"is_active": False, "sessions_ended": ended})
+
+
+def reactivate_user(engine: Engine, *, actor: Actor, email: str, expected_version: int | None = None) -> None:
+    require(actor, Action.manage_users)
+    with write_session(engine) as session:
+        user = _get_user(session, email)
+        if user.is_active:
+            raise Conflict(f"{user.email} is already active.")
+        _record_change(session, user, actor=actor, expected_version=expected_version, changes={"is_active": True})
+        record_audit(session, actor=actor.email, action="user.reactivated", entity_type="user",
+                     entity_id=user.email, before={"is_active": False}, after={"is_active": True})
 
 
 def actor_for_email(engine: Engine, email: str) -> Actor | None:
@@ -205,8 +256,9 @@ def users_frame(engine: Engine, *, actor: Actor) -> pd.DataFrame:
                 "sign-in": "password" if user.password_hash else "single sign-on",
                 "active": user.is_active,
                 "demo": user.is_demo,
+                "version": user.version,
             }
             for user in users
         ],
-        columns=["email", "name", "roles", "sign-in", "active", "demo"],
+        columns=["email", "name", "roles", "sign-in", "active", "demo", "version"],
     )

@@ -6,6 +6,8 @@ visitor may not open; this is the second lock on the same door).
 """
 from __future__ import annotations
 
+import functools
+import logging
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -13,18 +15,28 @@ from typing import Iterator
 
 import streamlit as st
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from breachdash.auth.rules import Actor
 from breachdash.auth.service import actor_for_email, authenticate, demo_mode
-from breachdash.config import AuthMode, load_settings
+from breachdash.auth.sessions import COOKIE_NAME, end_session, resume_session, start_session
+from breachdash.config import AuthMode, load_session_settings, load_settings, outage_retry_seconds
 from breachdash.display import escape_markdown
 from breachdash.db import check_database, current_revision, make_engine
-from breachdash.errors import BreachdashError, DatabaseUnavailable
+from breachdash.errors import BreachdashError, DatabaseUnavailable, DatabaseUnreachable
 from breachdash.incidents.models import Incident
 
+# Who is signed in with a local password in this browser session. AppTest sets it directly (with
+# no session token): that path stays as it was, in memory only.
 SIGNED_IN_KEY = "breachdash_signed_in_email"
+# The session token behind SIGNED_IN_KEY (auth.sessions): checked against the database on every
+# run, so sign-out elsewhere, expiry, idle timeout and an admin's change take effect at once.
+SESSION_TOKEN_KEY = "breachdash_session_token"
+_COOKIE_REFUSED_KEY = "breachdash_cookie_refused"
 _in_app_frame: ContextVar[bool] = ContextVar("breachdash_in_app_frame", default=False)
+_in_outage_guard: ContextVar[bool] = ContextVar("breachdash_in_outage_guard", default=False)
 INCIDENT_KEY = "breachdash_incident_id"
+_log = logging.getLogger("breachdash")
 
 
 @st.cache_resource(show_spinner=False)
@@ -35,12 +47,16 @@ def _engine_for(url: str) -> Engine:
 
 
 def get_engine() -> Engine:
-    """The one engine for this server process, or a readable stop if the database is unusable."""
+    """The one engine for this server process, or a readable stop if the database is unusable.
+    An unreachable database is not stopped here: it propagates to `outage_guard`, which says so in
+    one line and retries."""
     try:
         engine = _engine_for(load_settings().database_url)
         if current_revision(engine) is None:
             raise DatabaseUnavailable("The database has no breachdash tables yet. Run: python -m breachdash migrate")
         return engine
+    except DatabaseUnreachable:
+        raise
     except DatabaseUnavailable as exc:
         _engine_for.clear()
         st.error(escape_markdown(str(exc)), icon="🛑")
@@ -49,7 +65,11 @@ def get_engine() -> Engine:
 
 def current_actor() -> Actor | None:
     """Who is signed in: OIDC identity (st.user) or a local account; None when signed out.
-    An identity with no role grant comes back with no roles (it sees the no-access page)."""
+    An identity with no role grant comes back with no roles (it sees the no-access page).
+
+    A local sign-in is a server-side session (auth.sessions): this browser session's token, or
+    else the session cookie the browser sent when it connected (a reload, a bookmark, a new tab),
+    is checked against the database on every run."""
     engine = get_engine()
     if load_settings().auth_mode == AuthMode.oidc:
         if not st.user.is_logged_in:
@@ -58,29 +78,172 @@ def current_actor() -> Actor | None:
         if not email:
             return Actor(email="(no email from identity provider)")
         return actor_for_email(engine, email) or Actor(email=email)
-    email = st.session_state.get(SIGNED_IN_KEY)
+    token = st.session_state.get(SESSION_TOKEN_KEY)
+    if token:
+        email = resume_session(engine, token=token)
+        if email is None:  # signed out elsewhere, expired, idle, or ended by an admin's change
+            _forget_sign_in(token)
+            return None
+        st.session_state[SIGNED_IN_KEY] = email
+    else:
+        email = st.session_state.get(SIGNED_IN_KEY) or _resume_from_cookie(engine)
     if not email:
         return None
     actor = actor_for_email(engine, email)
     if actor is None:  # deactivated or removed since sign-in
-        st.session_state.pop(SIGNED_IN_KEY, None)
+        _forget_sign_in(st.session_state.get(SESSION_TOKEN_KEY))
     return actor
 
 
+def _cookie_token() -> str | None:
+    try:
+        value = st.context.cookies.get(COOKIE_NAME)
+    except Exception:  # noqa: BLE001 - no browser connection (e.g. AppTest): no cookie
+        return None
+    return value if isinstance(value, str) and value else None
+
+
+def _resume_from_cookie(engine: Engine) -> str | None:
+    """The cookie sent with this browser session's connection, if it names a live session. A
+    refused cookie is cleared in the browser and not looked up again in this browser session."""
+    token = _cookie_token()
+    if not token or token == st.session_state.get(_COOKIE_REFUSED_KEY):
+        return None
+    email = resume_session(engine, token=token)
+    if email is None:
+        st.session_state[_COOKIE_REFUSED_KEY] = token
+        return None
+    st.session_state[SESSION_TOKEN_KEY] = token
+    st.session_state[SIGNED_IN_KEY] = email
+    return email
+
+
+def _forget_sign_in(token: str | None) -> None:
+    for key in (SIGNED_IN_KEY, SESSION_TOKEN_KEY, INCIDENT_KEY):
+        st.session_state.pop(key, None)
+    if token:
+        st.session_state[_COOKIE_REFUSED_KEY] = token
+
+
 def sign_in_local(email: str, password: str) -> bool:
-    """Sign in with a local password; False for a wrong one. Raises SignInLocked after too many."""
-    actor = authenticate(get_engine(), email=email, password=password)
+    """Sign in with a local password; False for a wrong one. Raises SignInLocked after too many.
+    Starts a server-side session whose token the browser keeps in a cookie."""
+    engine = get_engine()
+    actor = authenticate(engine, email=email, password=password)
     if actor is None:
         return False
+    token = start_session(engine, email=actor.email)
     st.session_state[SIGNED_IN_KEY] = actor.email
+    st.session_state[SESSION_TOKEN_KEY] = token
     return True
+
+
+def session_token() -> str | None:
+    """This browser session's sign-in token (to keep it when an admin changes their own account)."""
+    return st.session_state.get(SESSION_TOKEN_KEY)
 
 
 def sign_out() -> None:
     if load_settings().auth_mode == AuthMode.oidc:
         st.logout()
-    for key in (SIGNED_IN_KEY, INCIDENT_KEY):
-        st.session_state.pop(key, None)
+    token = st.session_state.get(SESSION_TOKEN_KEY) or _cookie_token()
+    if token:
+        end_session(get_engine(), token=token)
+    _forget_sign_in(token)
+
+
+def write_session_cookie() -> None:
+    """Bring the browser's session cookie in line with this browser session's sign-in. Call once
+    per run, at the end of the page: it draws nothing.
+
+    Streamlit has no API to set a cookie from a script, and the server under `streamlit run`
+    offers no hook to add a Set-Cookie header, so a tiny script sets it in the page
+    (docs/security.md says why that cannot be HttpOnly). The cookie holds only the random token;
+    SameSite=Strict; Secure whenever the page is served over HTTPS; it lasts as long as the
+    session may. The wanted state is derived on every run (not a one-off instruction), so a run
+    interrupted by a click cannot lose it: the browser's cookie as sent when this browser session
+    connected is compared with the session signed in now."""
+    if load_settings().auth_mode == AuthMode.oidc:
+        return
+    wanted, sent = st.session_state.get(SESSION_TOKEN_KEY), _cookie_token()
+    # Tokens are URL-safe base64 (letters, digits, '-' and '_'): nothing to escape.
+    if wanted and wanted != sent:
+        max_age = int(load_session_settings().max_age.total_seconds())
+        script = (f"document.cookie = '{COOKIE_NAME}={wanted}; Path=/; Max-Age={max_age}; SameSite=Strict'"
+                  " + (location.protocol === 'https:' ? '; Secure' : '');")
+    elif not wanted and sent and all(c.isalnum() or c in "-_" for c in sent):
+        # Only this cookie: another tab may have signed in meanwhile and set a new one.
+        script = (f"if (document.cookie.split('; ').includes('{COOKIE_NAME}={sent}')) "
+                  f"document.cookie = '{COOKIE_NAME}=; Path=/; Max-Age=0; SameSite=Strict';")
+    else:
+        return
+    st.html(f"<script>{script}</script>", unsafe_allow_javascript=True, width=1)
+
+
+# --- outages: any database error reads as an outage, in one line, and the page retries ---------
+
+OUTAGE_MESSAGE = "The database is unreachable — retrying every {seconds:g} s"
+_DATABASE_ERRORS = (SQLAlchemyError, DatabaseUnreachable)
+
+
+@contextmanager
+def outage_guard() -> Iterator[None]:
+    """app.py runs everything inside this. A database error anywhere in the run (the engine, the
+    sign-in check, the sidebar, the page) ends it with one line — nothing of the driver's text,
+    no crash box — and a small fragment that checks the database every few seconds and reruns
+    the page when it answers again. The driver's error goes to the server log only."""
+    token = _in_outage_guard.set(True)
+    try:
+        yield
+    except _DATABASE_ERRORS as exc:
+        _log.warning("database error, page shows the outage message and retries: %s",
+                     exc.__class__.__name__)
+        _show_outage()
+    finally:
+        _in_outage_guard.reset(token)
+
+
+def database_error_types() -> tuple[type[BaseException], ...]:
+    return _DATABASE_ERRORS
+
+
+def _show_outage() -> None:
+    seconds = outage_retry_seconds()
+    st.fragment(run_every=seconds)(_outage_notice)(seconds)
+
+
+def _outage_notice(seconds: float) -> None:
+    """Shown in place of the page. Each of its own reruns (not the page's) probes the database;
+    when it answers, the whole page runs again."""
+    if not _in_outage_guard.get() and _database_answers():
+        st.rerun(scope="app")
+    st.warning(OUTAGE_MESSAGE.format(seconds=seconds), icon="🔌")
+
+
+def _database_answers() -> bool:
+    try:
+        engine = _engine_for(load_settings().database_url)
+        check_database(engine)
+        return current_revision(engine) is not None
+    except (DatabaseUnavailable, SQLAlchemyError):
+        return False
+
+
+def live_fragment(*, run_every):
+    """st.fragment(run_every=...) for live tiles, with outages handled: a database error in one
+    of the fragment's own reruns hands over to a full run of the page, where `outage_guard`
+    shows the one-line message and retries."""
+    def decorate(body):
+        @functools.wraps(body)
+        def guarded(*args, **kwargs):
+            try:
+                return body(*args, **kwargs)
+            except _DATABASE_ERRORS:
+                if _in_outage_guard.get():  # part of a full run: the guard takes it
+                    raise
+                st.rerun(scope="app")
+        return st.fragment(run_every=run_every)(guarded)
+    return decorate
 
 
 def is_demo() -> bool:

@@ -138,6 +138,11 @@ CALLS = {
         c.engine, actor=a, email=email, role="legal"))),
     "breachdash.auth.service.set_password": (Action.manage_users, lambda c: (email := c.user("pr")) and (lambda a: auth.set_password(
         c.engine, actor=a, email=email, password="a long enough passphrase"))),
+    "breachdash.auth.service.deactivate_user": (Action.manage_users, lambda c: (email := c.user("pr")) and (lambda a: auth.deactivate_user(
+        c.engine, actor=a, email=email))),
+    "breachdash.auth.service.reactivate_user": (Action.manage_users, lambda c: (email := c.user("pr")) and (
+        auth.deactivate_user(c.engine, actor=SYSTEM, email=email) or (lambda a: auth.reactivate_user(
+            c.engine, actor=a, email=email)))),
     "breachdash.comms.service.save_message": (Action.draft_message, lambda c: lambda a: comms.save_message(
         c.engine, actor=a, phase_id=c.phases["closure_review"].phase_id, subject="s", body=f"draft {c.next()}",
         base_number=c.latest_number("closure_review"))),
@@ -252,10 +257,13 @@ def _audit_count(engine) -> int:
         return len(session.exec(select(AuditEvent.id)).all())
 
 
-# Writes no role guards: signing in is open to everyone (it records failed attempts to slow guessing);
+# Writes no role guards: signing in is open to everyone (it records failed attempts to slow guessing),
+# and so are the sign-in sessions it starts, resumes (recording their last use) and ends (sign-out);
 # restoring a backup is an operator's command on the server, below the application's roles, and so is
 # the recompute of every incident that follows it.
-NOT_ROLE_GUARDED = {"breachdash.auth.service.authenticate", "breachdash.backup.restore_database",
+NOT_ROLE_GUARDED = {"breachdash.auth.service.authenticate", "breachdash.auth.sessions.start_session",
+                    "breachdash.auth.sessions.resume_session", "breachdash.auth.sessions.end_session",
+                    "breachdash.backup.restore_database",
                     "breachdash.obligations.service.recompute_every_incident"}
 
 
