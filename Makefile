@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
+# The demo and the tests key the audit chain with the published development key, unless
+# BREACHDASH_AUDIT_KEY (or [audit] key in secrets.toml) is set, which always wins (docs/security.md).
+export BREACHDASH_AUDIT_DEV_KEY ?= 1
 
 .PHONY: run test setup chromium bench clean-db help
 

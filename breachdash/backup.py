@@ -40,6 +40,7 @@ from sqlmodel import SQLModel
 import breachdash.models  # noqa: F401  (fills the metadata)
 from breachdash.audit.models import AuditEvent
 from breachdash.audit.rules import first_break
+from breachdash.config import audit_key_or_none
 from breachdash.db import alembic_config, check_database, current_revision, describe_url, is_sqlite, migrate, write_session
 from breachdash.errors import BreachdashError, Conflict
 from breachdash.importers.common import scratch_directory
@@ -473,7 +474,7 @@ def _verify_chain_in(connection: Connection) -> tuple[int, int | None, str | Non
             seen["id"], seen["hash"] = row.id, row.hash
             yield row
 
-    broken = first_break(rows())
+    broken = first_break(rows(), key=audit_key_or_none())  # keyed events need this deployment's key
     if broken is not None:
         raise BackupError(f"The backup's audit chain is broken at {broken}; nothing was changed.")
     return seen["n"], seen["id"], seen["hash"]

@@ -110,17 +110,50 @@ def cmd_users_list(args) -> int:
 
 
 def cmd_verify_audit(args) -> int:
+    from breachdash.audit.digests import NOT_COVERED
     from breachdash.audit.service import verify_chain
 
-    result = verify_chain(_engine(args))
+    result = verify_chain(_engine(args), expect_head=args.expect_head)
+    if result.development_key:
+        print("WARNING: the audit chain is checked with the PUBLISHED DEVELOPMENT KEY (BREACHDASH_AUDIT_DEV_KEY=1). "
+              "Anyone can recompute a chain keyed with it: it proves nothing. Set BREACHDASH_AUDIT_KEY for real use.")
+    if result.unkeyed:
+        print(f"The first {result.unkeyed} events predate the audit key (unkeyed SHA-256)"
+              + (f"; keyed event #{result.keyed_from} seals them." if result.keyed_from else "."))
+    if result.rows_checked:
+        print(f"Data rows checked against their latest audit event: {sum(result.rows_checked.values()):,} in "
+              f"{len(result.rows_checked)} tables; not covered: {', '.join(sorted(NOT_COVERED))}.")
+    for problem in result.row_problems[:20]:
+        print(f"ROW CHANGED OUTSIDE BREACHDASH: {problem}", file=sys.stderr)
+    if len(result.row_problems) > 20:
+        print(f"... and {len(result.row_problems) - 20} more rows.", file=sys.stderr)
+    if result.head_id is not None:
+        # Keeping this line somewhere else lets a later check (--expect-head) notice removed newest rows.
+        print(f"Head: event #{result.head_id} {result.head_alg} {result.head_hash}")
+    if result.expected_head_id is not None:
+        since = result.head_id - result.expected_head_id
+        print(f"The head kept elsewhere is event #{result.expected_head_id}; {since} event(s) since.")
     if result.ok:
         print(f"Audit chain intact: {result.checked} events checked.")
-        if result.head_id is not None:
-            # Keeping this line somewhere else lets a later check notice removed newest rows too.
-            print(f"Head: event #{result.head_id} sha256 {result.head_hash}")
         return 0
-    print(f"AUDIT CHAIN BROKEN at {result.broken}", file=sys.stderr)
+    problems = result.problems
+    if result.broken is not None:
+        print(f"AUDIT CHAIN BROKEN at {result.broken}", file=sys.stderr)
+        problems = problems[1:]
+    for problem in problems:
+        print(f"AUDIT CHECK FAILED: {problem}", file=sys.stderr)
     return 1
+
+
+def cmd_rekey_audit(args) -> int:
+    from breachdash.audit.service import rekey_audit
+
+    seal = rekey_audit(_engine(args))
+    if seal is None:
+        print("Nothing to seal: the audit chain is empty or already keyed.")
+    else:
+        print(f"Sealed the unkeyed audit events with keyed event #{seal.id}; every event from here on is keyed.")
+    return 0
 
 
 def cmd_export_incident(args) -> int:
@@ -367,7 +400,13 @@ def build_parser() -> argparse.ArgumentParser:
     reset.set_defaults(func=cmd_users_set_password)
     users.add_parser("list", help="list users and roles").set_defaults(func=cmd_users_list)
 
-    sub.add_parser("verify-audit", help="check the audit hash chain").set_defaults(func=cmd_verify_audit)
+    verify = sub.add_parser("verify-audit", help="check the keyed audit chain and the data rows it vouches for")
+    verify.add_argument("--expect-head", metavar="HASH",
+                        help="a head hash kept elsewhere (an earlier verify-audit or backup): it must still be in "
+                             "the chain, so removing the newest events is caught")
+    verify.set_defaults(func=cmd_verify_audit)
+    sub.add_parser("rekey-audit", help="seal an unkeyed audit chain (from before the key) under the configured key"
+                   ).set_defaults(func=cmd_rekey_audit)
 
     backup = sub.add_parser("backup", help="write a consistent backup of the whole database (online; docs/backup.md)")
     backup.add_argument("file", help="the backup file to create (it must not exist yet)")

@@ -18,7 +18,7 @@ from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
-from breachdash.errors import DatabaseUnavailable
+from breachdash.errors import AuditKeyMissing, DatabaseUnavailable
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
@@ -154,3 +154,49 @@ def export_marking() -> str:
         return os.environ["BREACHDASH_EXPORT_MARKING"].strip()[:200]
     exports = _read_secrets(secrets_path()).get("exports", {})
     return str(exports.get("marking", DEFAULT_EXPORT_MARKING)).strip()[:200]
+
+
+# The audit chain is HMAC-SHA256 keyed with this secret (docs/security.md#the-audit-trail).
+AUDIT_KEY_ENV = "BREACHDASH_AUDIT_KEY"
+AUDIT_DEV_KEY_ENV = "BREACHDASH_AUDIT_DEV_KEY"
+MIN_AUDIT_KEY_LENGTH = 32
+# Published in the source on purpose: it keys demo and test databases only, and anyone can
+# recompute a chain keyed with it. verify-audit says so loudly whenever it is in use.
+DEVELOPMENT_AUDIT_KEY = "breachdash-development-audit-key-NOT-SECRET-demo-and-tests-only"
+
+
+@dataclass(frozen=True)
+class AuditKey:
+    secret: bytes
+    source: str  # where it came from, for messages (never the key itself)
+    development: bool = False
+
+
+def load_audit_key() -> AuditKey:
+    """The audit chain's key. Raises AuditKeyMissing (a one-line message) when none is set."""
+    raw = os.environ.get(AUDIT_KEY_ENV)
+    source = AUDIT_KEY_ENV
+    if not raw:
+        raw = _read_secrets(secrets_path()).get("audit", {}).get("key")
+        source = "[audit] key in secrets.toml"
+    if raw:
+        raw = str(raw).strip()
+        if len(raw) < MIN_AUDIT_KEY_LENGTH:
+            raise AuditKeyMissing(f"The audit key ({source}) must be at least {MIN_AUDIT_KEY_LENGTH} characters; "
+                                  "generate one with: python3 -c 'import secrets; print(secrets.token_hex(32))'")
+        return AuditKey(secret=raw.encode("utf-8"), source=source)
+    if os.environ.get(AUDIT_DEV_KEY_ENV, "").strip() == "1":
+        return AuditKey(secret=DEVELOPMENT_AUDIT_KEY.encode("utf-8"), source=f"{AUDIT_DEV_KEY_ENV}=1",
+                        development=True)
+    raise AuditKeyMissing(
+        f"No audit key is configured: set {AUDIT_KEY_ENV} (or [audit] key in .streamlit/secrets.toml) to a secret "
+        "of at least 32 characters, e.g. python3 -c 'import secrets; print(secrets.token_hex(32))'. "
+        f"For the demo and tests only, {AUDIT_DEV_KEY_ENV}=1 uses the published development key.")
+
+
+def audit_key_or_none() -> bytes | None:
+    """The audit key's secret, or None when none is configured (a check then fails on keyed events)."""
+    try:
+        return load_audit_key().secret
+    except AuditKeyMissing:
+        return None

@@ -40,6 +40,10 @@ class DatabaseUnreachable(DatabaseUnavailable):
     the reason; pages show only that it is unreachable and retry (ui.outage_guard)."""
 
 
+class AuditKeyMissing(BreachdashError):
+    """No usable audit key is configured; nothing is written without one (docs/security.md)."""
+
+
 class InvalidInput(BreachdashError):
     """Validation failed. `problems` lists (location, message) pairs, location naming the field."""
 

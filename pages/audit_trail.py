@@ -6,7 +6,8 @@ from breachdash.audit.service import audit_frame, verify_chain
 
 ctx = ui.page_context(__file__, needs_incident=False)
 st.title("Audit trail")
-st.caption("Append-only and hash-chained: each event's hash covers the one before it.")
+st.caption("Append-only and hash-chained (HMAC-SHA256 with the audit key): each event's hash covers the one "
+           "before it and the digests of the rows it wrote.")
 
 only_incident = ctx.incident is not None and st.toggle(
     f"Only the selected incident ({ctx.incident.slug})", value=True, key="audit_only_incident")
@@ -17,10 +18,15 @@ st.dataframe(frame, hide_index=True, key="audit_table",
 
 if st.button("Verify the whole chain", key="verify_chain"):
     result = verify_chain(ctx.engine)
+    if result.development_key:
+        st.warning("Checked with the published development audit key: anyone can recompute this chain. "
+                   "Set BREACHDASH_AUDIT_KEY for real use.")
     if result.ok:
         st.success(f"Audit chain intact: {result.checked:,} events checked.")
         if result.head_id is not None:
             st.caption("Keep the head somewhere else: removing the newest events shows only against such a copy.")
-            st.code(f"head: event #{result.head_id} sha256 {result.head_hash}", language=None)
+            st.code(f"head: event #{result.head_id} {result.head_alg} {result.head_hash}", language=None)
     else:
-        st.error(f"Audit chain broken at {result.broken}.")
+        st.error("Audit check failed: " + "; ".join(result.problems[:3]) + ".")
+        for problem in result.row_problems[:20]:
+            st.text(str(problem))

@@ -20,6 +20,9 @@ from breachdash.auth.rules import Actor
 from breachdash.db import make_engine, migrate
 
 PG_ENV = "BREACHDASH_TEST_POSTGRES_URL"
+# Test databases are keyed with the published development audit key (unless a key is set);
+# subprocesses (CLI, workers, servers) inherit it.
+os.environ.setdefault("BREACHDASH_AUDIT_DEV_KEY", "1")
 BACKENDS = ["sqlite", "postgres"]
 # The demo replayed at a fixed moment, so test runs on different days see the same history.
 DEMO_ANCHOR = datetime(2026, 11, 2, tzinfo=timezone.utc)

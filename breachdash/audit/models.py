@@ -9,7 +9,12 @@ from breachdash.common import UTCDateTime, utcnow
 
 
 class AuditEvent(SQLModel, table=True):
-    """Append-only and hash-chained: `hash` covers this row's fields and `prev_hash`."""
+    """Append-only and hash-chained: `hash` covers this row's fields and `prev_hash`.
+
+    `hash_alg` is "hmac-sha256" (keyed with the audit key) for every event written since the chain
+    was keyed, "sha256" for events written before (an unkeyed prefix, sealed by an `audit.keyed`
+    event). `row_digests` maps "table:id" to the SHA-256 of that row's content (with its child rows)
+    as the event's transaction left it, null for a row it deleted (audit/digests.py)."""
 
     __tablename__ = "audit_events"
 
@@ -22,5 +27,7 @@ class AuditEvent(SQLModel, table=True):
     incident_id: int | None = Field(default=None, index=True)
     before_json: str = Field(default="null", sa_type=Text)
     after_json: str = Field(default="null", sa_type=Text)
+    row_digests: str = Field(default="{}", sa_type=Text, sa_column_kwargs={"server_default": "{}"})
+    hash_alg: str = Field(default="hmac-sha256", max_length=20, sa_column_kwargs={"server_default": "sha256"})
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
