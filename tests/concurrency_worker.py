@@ -32,7 +32,7 @@ def _sign_off(engine: Engine, op: dict) -> dict:
     record = comms.sign_off(engine, actor=actor(op["actor"]), message_version_id=op["version_id"],
                             role=op["role"], decision="approve", comment=op["comment"])
     return {"sign_off_id": record.id, "version_id": record.message_version_id, "signer": record.signer,
-            "role": record.role}
+            "role": record.role, "facts_revision_seq": record.facts_revision_seq}
 
 
 def _save_message(engine: Engine, op: dict) -> dict:

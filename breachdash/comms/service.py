@@ -261,6 +261,7 @@ def sign_off(
     latest decision for this role is an approval a later scope revision made stale, they may
     decide again on the same text (re-confirm it, or now request changes). The new sign-off binds
     to the same content hash and the current facts revision; the stale one stays as history."""
+    require(actor, Action.sign_off)
     return _record_sign_off(engine, actor=actor, message_version_id=message_version_id, role=role,
                             decision=decision, comment=comment, expected_sha256=expected_sha256, reconfirm=False)
 
@@ -339,6 +340,7 @@ def reconfirm_sign_off(engine: Engine, *, actor: Actor, message_version_id: int,
                        comment: str = "", expected_sha256: str | None = None) -> SignOff:
     """Re-confirm one's stale approval of the same text against the current facts (a new
     approval bound to the same content hash and the latest scope revision)."""
+    require(actor, Action.sign_off)
     return _record_sign_off(engine, actor=actor, message_version_id=message_version_id, role=role,
                             decision=Decision.approve, comment=comment, expected_sha256=expected_sha256,
                             reconfirm=True)

@@ -152,7 +152,8 @@ def snapshot(engine, plan: dict) -> dict:
             select(ChecklistItem).where(col(ChecklistItem.id).in_(plan["items"]))).all()}
         revisions = session.exec(select(ScopeRevision).where(ScopeRevision.incident_id == plan["incident_id"])
                                  .order_by(col(ScopeRevision.seq))).all()
-        sign_offs = session.exec(select(SignOff.message_version_id, SignOff.signer, SignOff.role).where(
+        sign_offs = session.exec(select(SignOff.message_version_id, SignOff.signer, SignOff.role,
+                                        SignOff.facts_revision_seq).where(
             col(SignOff.message_version_id).in_(plan["versions"].values()))).all()
         audit_head = session.exec(select(func.max(AuditEvent.id))).one()
         audit_count = session.exec(select(func.count()).select_from(AuditEvent)).one()
@@ -287,16 +288,22 @@ def check_outcomes(engine, plan: dict, before: dict, outcomes: list[dict]) -> No
     assert unexpected_refusals(outcomes) == []
     after = snapshot(engine, {**plan, "audit_head": before["audit_head"]})
 
-    # No duplicate sign-off: one row per (version, signer, role), exactly the successful ones,
-    # and each key raced from two writers succeeded exactly once.
+    # No duplicate sign-off: one row per (version, signer, role, facts revision), exactly the
+    # successful ones. Each key raced from two writers succeeded once — or twice when a scope
+    # revision racing with them made the first approval stale in between (a re-confirmation).
     rows = collections.Counter(after["sign_offs"])
     assert rows.most_common(1)[0][1] == 1
     new_rows = set(rows) - set(before["sign_offs"])
-    assert new_rows == {(o["wrote"]["version_id"], o["wrote"]["signer"], o["wrote"]["role"])
-                        for o in ok["sign_off"]}
+    assert new_rows == {(o["wrote"]["version_id"], o["wrote"]["signer"], o["wrote"]["role"],
+                         o["wrote"]["facts_revision_seq"]) for o in ok["sign_off"]}
     attempted = {(o["op"]["version_id"], o["op"]["actor"]["email"], o["op"]["role"])
                  for o in outcomes if o["op"]["kind"] == "sign_off"}
-    assert new_rows == attempted and len(ok["sign_off"]) == len(attempted) == 2 * len(SIGNERS)
+    assert {row[:3] for row in new_rows} == attempted and len(attempted) == 2 * len(SIGNERS)
+    successes = collections.Counter(row[:3] for row in new_rows)
+    assert all(1 <= n <= 2 for n in successes.values())
+    for key, n in successes.items():
+        if n == 2:  # the two succeeded only because the facts changed between them
+            assert len({row[3] for row in new_rows if row[:3] == key}) == 2
 
     # No lost checklist update: each item's successful writes got consecutive versions, the
     # final version counts them, and the final state is the last one written.
@@ -346,8 +353,10 @@ def check_outcomes(engine, plan: dict, before: dict, outcomes: list[dict]) -> No
     verification = verify_chain(engine)
     assert verification.ok, verification.broken
     actions = collections.Counter(action for action, _entity in after["audit_actions"])
-    assert actions["comms.signed_off"] == len(ok["sign_off"])
-    assert {int(e) for a, e in after["audit_actions"] if a == "comms.signed_off"} == \
+    # A sign-off that renewed a stale approval is audited as a re-confirmation.
+    signed = ("comms.signed_off", "comms.sign_off_reconfirmed")
+    assert sum(actions[a] for a in signed) == len(ok["sign_off"])
+    assert {int(e) for a, e in after["audit_actions"] if a in signed} == \
         {o["wrote"]["sign_off_id"] for o in ok["sign_off"]}
     assert actions["comms.checklist_item_set"] == len(ok["checklist"])
     assert actions["scope.revised"] == len(written)
@@ -355,8 +364,8 @@ def check_outcomes(engine, plan: dict, before: dict, outcomes: list[dict]) -> No
     assert actions["comms.message_saved"] == len(ok["save_message"])
     assert actions["outreach.report_imported"] == len(ok["delivery_import"])
     assert actions["outreach.state_computed"] == after["generation"] - before["generation"]
-    assert set(actions) <= {"comms.signed_off", "comms.checklist_item_set", "comms.message_saved", "scope.revised",
-                            "scope.file_imported", "outreach.report_imported", "outreach.state_computed", "obligations.recomputed"}
+    assert set(actions) <= {"comms.signed_off", "comms.sign_off_reconfirmed", "comms.checklist_item_set",
+                            "comms.message_saved", "scope.revised", "scope.file_imported", "outreach.report_imported", "outreach.state_computed", "obligations.recomputed"}
     assert verification.checked == after["audit_count"] == before["audit_count"] + sum(actions.values())
 
 
