@@ -39,12 +39,12 @@ if state is not None:
     headline = scope_view.scope_headline(state)
     if headline:
         st.metric(*headline, help="Populations marked as counted in no other population, added up.")
-    elif len(state.populations) > 1:
-        st.caption("The populations may overlap or count different units, so they are shown side by side, never "
-                   "added up.")
+    elif scope_view.side_by_side_note(state):
+        st.caption(scope_view.side_by_side_note(state))
     for row_start in range(0, len(state.populations), 3):
         for column, population in zip(st.columns(3), state.populations[row_start:row_start + 3]):
             column.metric(f"{population.label} · affected {population.unit}", population.figure.headline(),
+                          help=f"{population.label}: affected {population.unit}",
                           delta=scope_view.change_text(population), delta_color="off",
                           delta_arrow=scope_view.delta_arrow(scope_view.change_text(population)))
             column.caption(escape_markdown(scope_view.population_caption(population, zone)))

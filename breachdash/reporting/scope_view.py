@@ -25,13 +25,20 @@ def region_label(code: str) -> str:
 
 def change_text(population: PopulationScope) -> str | None:
     """How the population's figure moved since its previous revision in the same unit; None when
-    it did not move or has no earlier revision (no arrow, no colour)."""
-    if population.previous is None or population.previous == population.figure:
-        return None
-    before, after = population.previous.point, population.figure.point
-    if before is not None and after is not None and before != after:
-        return f"{after - before:+,} since revision {population.previous_seq}"
-    return f"was {population.previous.describe()} (revision {population.previous_seq})"
+    it did not move or has no earlier revision (no arrow, no colour). A number only between figures
+    of one kind: "up to 9.8M" → 9.5M is no fall of 300,000."""
+    previous, current = population.previous, population.figure
+    if previous is None or _numbers(previous) == _numbers(current):
+        return None  # unchanged (a new wording of the same figure is no change of it)
+    if previous.kind == current.kind and previous.point is not None and current.point is not None \
+            and previous.point != current.point:
+        return f"{current.point - previous.point:+,} since revision {population.previous_seq}"
+    bare = Figure(previous.kind, previous.low, previous.best, previous.high)
+    return f"was {bare.describe(short=True)} (revision {population.previous_seq})"
+
+
+def _numbers(figure: Figure) -> tuple:
+    return figure.kind, figure.low, figure.best, figure.high
 
 
 def delta_arrow(delta: str | None) -> str:
@@ -92,6 +99,15 @@ def form_start(population: PopulationScope | None) -> dict:
             "regions": population.regions[["region", "count", "count_kind"]].reset_index(drop=True)}
 
 
+SIDE_BY_SIDE = ("The populations may overlap or count different units, so they are shown side by side, never "
+                "added up.")
+
+
+def side_by_side_note(state: ScopeState | None) -> str | None:
+    """Said wherever several populations are shown without a total."""
+    return SIDE_BY_SIDE if state is not None and state.total is None and len(state.populations) > 1 else None
+
+
 def scope_headline(state: ScopeState | None) -> tuple[str, str] | None:
     """(label, value) of the one total, where adding up means something and there are several."""
     if state is None or state.total is None or len(state.populations) < 2:
@@ -107,9 +123,10 @@ class HeadlineItem:
     caption: str
 
 
-def overview_figures(state: ScopeState | None, zone: str, *, limit: int = 3) -> list[HeadlineItem]:
+def overview_figures(state: ScopeState | None, zone: str, *, limit: int = 2) -> list[HeadlineItem]:
     """The Overview's scope figures: the total where adding up means something, else each
-    population side by side (at most `limit`; the rest are named in the last caption)."""
+    population side by side — at most `limit` as headline figures (more would not fit a row
+    readably); more than that are listed by `populations_lines` instead."""
     if state is None:
         return [HeadlineItem("Affected", "no estimate yet", None, "")]
     as_of = f"as of {local_time(state.recorded_at, zone, '%d %b %H:%M')}"
@@ -121,15 +138,24 @@ def overview_figures(state: ScopeState | None, zone: str, *, limit: int = 3) -> 
             None if several else change_text(only),
             f"{state.total.range_text()} · {as_of}" if state.total.kind == "range" else
             f"{state.total.describe(short=True)} · {as_of}")]
-    items = [HeadlineItem(f"{p.label} ({p.unit})", p.figure.headline(), change_text(p),
-                          f"{p.figure.range_text() if p.figure.kind == 'range' else p.figure.describe(short=True)}"
-                          f" · rev. {p.seq}") for p in state.populations[:limit]]
-    rest = state.populations[limit:]
-    if rest:
-        last = items[-1]
-        items[-1] = HeadlineItem(last.label, last.value, last.delta, last.caption + " · also: " + "; ".join(
-            f"{p.label}: {p.figure.describe(p.unit, short=True)}" for p in rest))
-    return items
+    if len(state.populations) > limit:
+        return []
+    return [HeadlineItem(f"{p.label} ({p.unit})", p.figure.headline(), change_text(p),
+                         f"{p.figure.range_text() if p.figure.kind == 'range' else p.figure.describe(short=True)}"
+                         f" · rev. {p.seq}") for p in state.populations]
+
+
+def populations_lines(state: ScopeState | None) -> list[str]:
+    """One plain line per population when there are too many for headline figures and no total:
+    'Current postpaid customers (individuals): at least 13.1M — was 7.8M (revision 4)'."""
+    if state is None or state.total is not None or len(state.populations) <= 2:
+        return []
+    lines = []
+    for p in state.populations:
+        bare = Figure(p.figure.kind, p.figure.low, p.figure.best, p.figure.high)
+        change = change_text(p)
+        lines.append(f"{p.label} ({p.unit}): {bare.describe(short=True)}" + (f" — {change}" if change else ""))
+    return lines
 
 
 def review_change(state: ScopeState | None, snapshot: dict) -> str:
