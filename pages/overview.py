@@ -46,15 +46,20 @@ def live() -> None:
                f"{local_time(data.read_at, zone, '%Y-%m-%d %H:%M:%S %Z')} ({refresh})")
 
     items = scope_view.overview_figures(scope, zone)
-    cols = st.columns(len(items) + 1)
+    lines = scope_view.populations_lines(scope)
+    cols = st.columns(len(items) + 1 if items else [3, 1])
+    if lines:
+        cols[0].markdown("**Affected, by population**  \n" + "  \n".join(escape_markdown(line) for line in lines))
     for column, item in zip(cols, items):
         column.metric(item.label, item.value, delta=item.delta, delta_color="off",
                       delta_arrow=scope_view.delta_arrow(item.delta),
                       help="Each population's latest revision; a change is shown against its previous revision "
                            "in the same unit.")
         column.caption(escape_markdown(item.caption))
-    if since.marker is not None:
+    if since.marker is not None and scope is not None:
         cols[0].caption(escape_markdown(f"since the last review: {scope_view.review_change(scope, since.marker.snapshot)}"))
+    if scope_view.side_by_side_note(scope):
+        st.caption(scope_view.side_by_side_note(scope))
     since_detection = (data.read_at - current.detected_at) if current.detected_at else None
     cols[-1].metric("Since detection", duration(since_detection) if since_detection else "not detected")
     if current.contained_at and current.detected_at:
