@@ -110,7 +110,8 @@ def briefing_document(engine: Engine, *, actor: Actor, incident_id: int) -> Brie
         figures.append(HeadlineFigure(
             "Exposed data types", f"{len(types)} types", scope.recorded_at,
             ("Sensitive: " + ", ".join(
-                f"{r.name} ({r.status}, {r.figure.describe()}, {PROTECTION_WORDS.get(r.protection, r.protection)})"
+                f"{r.name} ({r.status}, {r.figure.describe()}, {PROTECTION_WORDS.get(r.protection, r.protection)}"
+                + (f"; {r.population})" if len(scope.populations) > 1 else ")")
                 for r in callouts.itertuples())) if len(callouts)
             else "no financial, government ID, credential or health data"))
     figures.append(HeadlineFigure(

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from breachdash.auth.rules import Actor, require_signed_in
 from breachdash.common import spreadsheet_safe, utcnow
-from breachdash.display import local_time, moment, span
+from breachdash.display import duration_text, local_time, moment
 from breachdash.errors import InvalidInput
 from breachdash.incidents.models import MILESTONE_NAMES
 from breachdash.incidents.service import get_incident
@@ -57,7 +57,7 @@ def timeline_document(engine: Engine, *, actor: Actor, incident_id: int, as_know
     return TimelineDocument(
         incident=incident, zone=zone or incident.display_timezone, as_known_at=as_known_at, produced_at=utcnow(),
         produced_by=actor.email, milestones=milestones, precisions=precisions,
-        durations=milestone_durations(milestones, precisions),
+        durations=milestone_durations(milestones, precisions, zone or incident.display_timezone),
         systems=sorted(systems), events=events,
         history=revision_history(engine, actor=actor, incident_id=incident_id, as_known_at=as_known_at))
 
@@ -162,7 +162,7 @@ def to_json(doc: TimelineDocument) -> bytes:
                              for k, v in doc.milestones.items() if v is not None},
         "durations": [{"name": d.name, "definition": d.definition,
                        "seconds": d.value.total_seconds() if d.value is not None else None, "flag": d.flag,
-                       "approximate": d.approximate, "shown": span(d.value, d.approximate)}
+                       "approximate": d.approximate, "shown": duration_text(d)}
                       for d in doc.durations],
         "events": _event_rows(doc),
     }
@@ -194,7 +194,7 @@ def to_markdown(doc: TimelineDocument) -> bytes:
     lines += [f"| {MILESTONE_NAMES[k]} | {moment(v, doc.precisions.get(k, 'exact'), doc.zone)} |"
               for k, v in doc.milestones.items()]
     lines += ["", "## Durations", "", "| duration | value | definition |", "|---|---|---|"]
-    lines += [f"| {d.name} | {span(d.value, d.approximate)}{' ⚠ ' + d.flag if d.flag else ''} | {d.definition} |"
+    lines += [f"| {d.name} | {duration_text(d)}{' ⚠ ' + d.flag if d.flag else ''} | {d.definition} |"
               for d in doc.durations]
     lines += ["", "## Events (in the order they happened)", "",
               "| # | happened | kind | what | systems | recorded | by | state |", "|---|---|---|---|---|---|---|---|"]
@@ -425,7 +425,7 @@ def to_pdf(doc: TimelineDocument, *, chart: bool = True) -> bytes:
                    text_align="LEFT") as table:
         table.row(["Duration", "Value", "Definition"])
         for item in doc.durations:
-            table.row([item.name, span(item.value, item.approximate) + (f" (check: {item.flag})" if item.flag else ""),
+            table.row([item.name, duration_text(item) + (f" (check: {item.flag})" if item.flag else ""),
                        item.definition])
     heading("Systems involved")
     pdf.multi_cell(0, 4.5, clean("; ".join(doc.systems) or "none recorded"), new_x="LMARGIN", new_y="NEXT")
