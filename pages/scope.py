@@ -110,12 +110,12 @@ with record_tab:
         with st.form("record_revision"):
             a, b, c, d = st.columns(4)
             kind = a.selectbox("Figure published as", kinds, index=kinds.index(start["figure_kind"]), key="rev_kind",
-                               help="exact (Best) · range (Low–High, Best optional) · up to (High) · at least (Low) · "
+                               help="exact: Best · range: Low–High, Best optional · up to: High · at least: Low · "
                                     "unknown (no number) · placeholder (Best: a number a form required, not an "
                                     "estimate). Numbers the kind does not use are ignored.")
             low = b.number_input("Low", min_value=0, step=1, value=start["low"], key="rev_low")
-            best = c.number_input("Best / exact", min_value=0, step=1, value=start["best"], key="rev_best")
-            high = d.number_input("High / up to", min_value=0, step=1, value=start["high"], key="rev_high")
+            best = c.number_input("Best", min_value=0, step=1, value=start["best"], key="rev_best")
+            high = d.number_input("High", min_value=0, step=1, value=start["high"], key="rev_high")
             a, b, c = st.columns(3)
             units = [u.value for u in CountUnit]
             unit = a.selectbox("Unit", units, index=units.index(start["unit"]) if start["unit"] else 0,
@@ -129,7 +129,7 @@ with record_tab:
                                    placeholder="e.g. forensic analysis of DB access logs")
             source_url = st.text_input("Public source address (optional)", max_chars=2000, key="rev_source_url")
             source_quote = st.text_input("Sentence quoted from it (optional)", max_chars=4000, key="rev_source_quote")
-            reason = st.text_area("Why the figure changed", max_chars=10_000, key="rev_reason")
+            reason = st.text_area("Why the estimate changed", max_chars=10_000, key="rev_reason")
             own = history[history["population_key"] == key]["seq"].tolist()
             corrects = st.selectbox("Corrects revision", [None] + own, key="rev_corrects",
                                     format_func=lambda v: "— (not a correction)" if v is None else f"#{v}")

@@ -73,8 +73,16 @@ INVENTORY: tuple[TextField, ...] = (
     TextField("timeline.py", "Action", "remediation action", "Architect, Legal, Executive", 300, "action"),
     TextField("timeline.py", "Time zone", "milestone time zone", "Architect, Legal", None, "time"),
     # Scope & exposure
-    TextField("scope.py", "Scope", "revision scope label", "Architect", 100, "scope_label"),
+    TextField("scope.py", "Wording as published (optional)", "revision wording", "Architect", 300, "wording"),
     TextField("scope.py", "Method or source", "revision method", "Architect", 10_000, "method"),
+    TextField("scope.py", "Public source address (optional)", "revision source address", "Architect", 2_000,
+              "sources"),
+    TextField("scope.py", "Sentence quoted from it (optional)", "revision source quote", "Architect", 4_000,
+              "sources"),
+    TextField("scope.py", "Population", "population label", "Architect", 100, "label"),
+    TextField("scope.py", "Key", "population key", "Architect", 40, "key"),
+    TextField("scope.py", "Where they live (ISO 3166 codes, EU, EEA or ZZ, comma-separated)",
+              "population jurisdictions", "Architect", 2_000, "jurisdictions"),
     TextField("scope.py", "Why the estimate changed", "revision reason", "Architect", 10_000, "reason"),
     TextField("scope.py", "Region", "revision region (table)", "Architect", 10, "region"),
     TextField("scope.py", "System", "revision system (table)", "Architect", 200, "system"),
@@ -128,6 +136,11 @@ EXCLUSIONS: dict[tuple[str, str], str] = {
     # must be picked in the grid's date editor on the canvas; not driven here. (The note's limit,
     # 500 characters, is enforced by InquiryDayIn; its CSV import path has integration tests.)
     **{("inquiry note (table)", payload): "see above" for payload in PAYLOADS},
+    # Codes and addresses only: the services refuse anything but a key pattern, region codes or an
+    # http(s) address without spaces (unit tests cover the refusals); the free text beside them (the
+    # population's label, the source's quote) gets every payload, with valid codes here.
+    **{(field, payload): "see above" for payload in PAYLOADS
+       for field in ("population key", "population jurisdictions", "revision source address")},
 }
 
 TRIED: list[tuple[str, str, str]] = []  # (field, payload, outcome)
@@ -510,9 +523,12 @@ def test_architect_scope_forms(new_page, demo_server, artifacts):
     journey.open("Scope & exposure", "Scope & exposure")
     for index, (name, payload) in enumerate(PAYLOADS.items()):
         page.get_by_role("tab", name="Record a revision").click()
-        taken = {"revision scope label": journey.fill(page.get_by_label("Scope", exact=True), payload),
+        taken = {"revision wording": journey.fill(page.get_by_label("Wording as published (optional)"), payload),
                  "revision method": journey.fill(page.get_by_label("Method or source"), payload),
+                 "revision source quote": journey.fill(page.get_by_label("Sentence quoted from it (optional)"),
+                                                       payload),
                  "revision reason": journey.fill(page.get_by_label("Why the estimate changed"), payload)}
+        page.get_by_label("Public source address (optional)").fill(f"https://source.example/{index}")
         taken.update(_edit_cell(page, "rev_systems", payload, "revision system (table)"))
         revision = page.get_by_test_id("stForm").filter(has=page.get_by_role("button", name="Record revision"))
         journey.submit(taken, name, lambda: page.get_by_role("button", name="Record revision").click(),
@@ -524,6 +540,13 @@ def test_architect_scope_forms(new_page, demo_server, artifacts):
                        f'cus_hostile{index:04d},US-CA,rewards,loyalty-db-02,name;email\n').encode()})
         taken = {"import reason": journey.fill(page.get_by_label("Why (shown in the history)"), payload)}
         journey.submit(taken, name, lambda: _import_and_record(page), scope=page.get_by_test_id("stMain"))
+        page.get_by_role("tab", name="Populations").click()
+        population = page.get_by_test_id("stForm").filter(has=page.get_by_role("button", name="Add population"))
+        taken = {"population label": journey.fill(population.get_by_label("Population", exact=True), payload)}
+        population.get_by_label("Key", exact=True).fill(f"hostile-{index}")
+        population.get_by_label("Where they live (ISO 3166 codes, EU, EEA or ZZ, comma-separated)").fill("GB")
+        journey.submit(taken, name, lambda: page.get_by_role("button", name="Add population").click(),
+                       scope=population)
     page.get_by_role("tab", name="History").click()
     _assert_clean(page, "architect: scope with every payload")
     journey.screenshot("scope-after", "all")

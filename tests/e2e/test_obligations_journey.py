@@ -88,7 +88,7 @@ def test_revision_over_a_state_threshold_adds_an_obligation(page, demo_server, a
     expect(regions).to_have_count(1, timeout=TIMEOUT)
     expect(regions).to_contain_text("US-WA500")  # the grid's accessible table holds the raw values
     # Rows sorted by count: US-CA (2,000) then US-WA (500); Customers is the right-hand column.
-    _edit_grid_cell(page, regions, row=1, column_fraction=0.75, value="501")
+    _edit_grid_cell(page, regions, row=1, column_fraction=0.5, value="501")  # region | count | count kind
     expect(regions).to_contain_text("US-WA501", timeout=TIMEOUT)
     expect(regions).to_contain_text("US-CA2000")
     regions.screenshot(path=str(artifacts / "obligations-1-regions-edited.png"))
