@@ -181,3 +181,41 @@ def test_cli__invalid_document_lists_problems_and_exits_2(tmp_path):
     migrate(engine)
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM incidents")).scalar() == 0
+
+
+def _as_format_1(document: dict) -> dict:
+    """The document as format 1 wrote it: one scope per incident (its label on every revision),
+    three numbers per revision, exact plain breakdowns, only the intrusion's precision."""
+    old = json.loads(json.dumps(document))
+    old["format_version"] = 1
+    label = old.pop("populations")[0]["label"]
+    incident = old["incident"]
+    precisions = incident.pop("milestone_precisions")
+    incident.pop("public_announced_at"), incident.pop("regulator_first_notified_at")
+    incident["intrusion_start_precision"] = precisions.get("intrusion_started_at", "exact")
+    for revision in old["scope_revisions"]:
+        for key in ("population", "figure_kind", "wording", "sources"):
+            revision.pop(key)
+        revision["low"] = revision["low"] if revision["low"] is not None else revision["best"]
+        revision["high"] = revision["high"] if revision["high"] is not None else revision["best"]
+        revision["scope_label"] = "all" if label == "All affected" else label
+        for item in revision["data_types"]:
+            item.pop("count_kind"), item.pop("protection")
+        for item in revision["regions"]:
+            item.pop("count_kind")
+    return old
+
+
+def test_import__a_format_1_document_still_imports_as_one_population(demo_engine, databases, backend):
+    document = _demo_document(demo_engine)
+    target = make_engine(databases.fresh_url(backend))
+    incident = import_incident(target, actor=system_actor(), document=_as_format_1(document))
+    again = export_incident(target, actor=system_actor(), incident_id=incident.id)
+    # Format 1 held exactly what format 2 says of a single population: the upgrade loses nothing.
+    assert again["populations"][0]["key"] == "all" and len(again["populations"]) == 1
+    assert [r["figure_kind"] for r in again["scope_revisions"]] == [r["figure_kind"] for r in document["scope_revisions"]]
+    assert [(r["low"], r["best"], r["high"]) for r in again["scope_revisions"]] == \
+        [(r["low"], r["best"], r["high"]) for r in document["scope_revisions"]]
+    assert again["incident"]["milestone_precisions"] == document["incident"]["milestone_precisions"]
+    assert again["timeline_events"] == document["timeline_events"]
+    target.dispose()
