@@ -244,7 +244,8 @@ def cmd_import_affected(args) -> int:
     try:
         proposal = propose_affected_import(engine, actor=system_actor(), incident_id=incident.id,
                                            path=Path(args.file), population=args.population, mode=args.mode,
-                                           reason=args.reason or "", progress=_progress_printer())
+                                           reason=args.reason or "", progress=_progress_printer(),
+                                           ids_are_pseudonymous=args.ids_are_pseudonymous)
     finally:
         print(file=sys.stderr)
     with proposal:
@@ -281,7 +282,8 @@ def cmd_import_outreach(args) -> int:
     incident = find_incident(engine, args.incident)
     try:
         summary = import_delivery_report(engine, actor=system_actor(), incident_id=incident.id,
-                                         path=Path(args.file), progress=_progress_printer())
+                                         path=Path(args.file), progress=_progress_printer(),
+                                         ids_are_pseudonymous=args.ids_are_pseudonymous)
     finally:
         print(file=sys.stderr)
     print(f"Imported {summary.file_name} into '{incident.slug}': {summary.describe()}.")
@@ -369,6 +371,10 @@ def cmd_restore(args) -> int:
         print(line)
     print(f"Took {time.perf_counter() - started:.1f} s.")
     return 0
+
+
+IDS_HELP = ("the customer ids are pseudonymous even where they look like an email address, a phone number, an "
+            "SSN or a card number: import them instead of refusing the file (recorded in the audit log)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -463,11 +469,13 @@ def build_parser() -> argparse.ArgumentParser:
                                "deliveries, counted with the batches since the last complete file")
     affected.add_argument("--yes", action="store_true",
                           help="record without asking (needed when standard input is not a terminal)")
+    affected.add_argument("--ids-are-pseudonymous", action="store_true", help=IDS_HELP)
     affected.set_defaults(func=cmd_import_affected)
 
     outreach = sub.add_parser("import-outreach", help="import a vendor delivery-status report")
     outreach.add_argument("file", help="CSV or Parquet (docs/file-formats.md)")
     outreach.add_argument("--incident", required=True, help="id or slug")
+    outreach.add_argument("--ids-are-pseudonymous", action="store_true", help=IDS_HELP)
     outreach.set_defaults(func=cmd_import_outreach)
 
     synth = sub.add_parser("synth", help="write synthetic affected-customer and delivery-status files")
@@ -507,8 +515,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except InvalidInput as exc:
         print("error: the input is not valid:", file=sys.stderr)
-        for location, message in exc.problems:
-            print(f"  {location or '(document)'}: {message}", file=sys.stderr)
+        for line in exc.lines():
+            print(f"  {line}", file=sys.stderr)
         return 2
     except DatabaseUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -245,6 +245,11 @@ def parse_document(raw: bytes) -> Any:
         raise InvalidInput.single("$", f"the document is {len(raw):,} bytes; the limit is {MAX_DOCUMENT_BYTES:,}")
     if not raw.strip():
         raise InvalidInput.single("$", "the document is empty")
+    from breachdash.importers.common import wide_encoding
+
+    encoding = wide_encoding(raw[:4096])
+    if encoding:
+        raise InvalidInput.single("$", f"this file is {encoding}; save it as UTF-8 and import it again")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -345,7 +350,8 @@ def upgrade_document(document: Any) -> Any:
 def document_problems(engine: Engine, document: Any) -> list[tuple[str, str]]:
     """Every problem in the document, each with its JSON path; empty when it may be imported."""
     document = upgrade_document(document)
-    problems = [(error.json_path, error.message[:300]) for error in _validator().iter_errors(document)]
+    # Messages are shaped by InvalidInput: a long value is cut, never the reason after it.
+    problems = [(error.json_path, error.message) for error in _validator().iter_errors(document)]
     if problems:
         return sorted(problems)[:MAX_REPORTED_PROBLEMS]
     try:

@@ -28,13 +28,21 @@ from breachdash.display import signed
 from breachdash.errors import BreachdashError, Conflict, InvalidInput, NotFound, StaleUpdate
 from breachdash.incidents.models import Incident
 from breachdash.importers.common import (
+    IDENTIFIER_MESSAGE,
+    NUL_MESSAGE,
+    OVERRIDE_HINT,
     Progress,
+    check_line_lengths,
+    collect_problems,
     describe_duckdb_error,
     duckdb_workspace,
+    file_kind,
     file_sha256,
     file_source,
+    identifier_kind_sql,
     make_scratch_directory,
     no_progress,
+    nul_sql,
     remove_scratch_directory,
     run_with_progress,
 )
@@ -107,7 +115,7 @@ def _materialise(connection: duckdb.DuckDBPyConnection, source: str, path: Path,
                                       f"* EXCLUDE (customer_id) FROM {source}", [str(path)],
                           progress=progress, start=0.6, end=0.75, message="reading the file again, row by row")
     except duckdb.Error as exc:
-        raise InvalidInput.single("file", describe_duckdb_error(exc)) from None
+        raise InvalidInput.single("file", describe_duckdb_error(exc, path)) from None
 
 
 def _reference_tables(connection: duckdb.DuckDBPyConnection) -> None:
@@ -123,38 +131,42 @@ def _reference_tables(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute("CREATE TABLE valid_types AS SELECT DISTINCT code FROM type_codes")
 
 
-def _row_problems(connection: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
-    """The first offending rows of each kind; row numbers count data rows from 1."""
-    checks = [
-        ("customer_id", "is empty",
-         "SELECT rowid + 1, customer_id FROM rows WHERE customer_id IS NULL OR trim(customer_id) = ''"),
+def _row_problems(connection: duckdb.DuckDBPyConnection, *, ids_are_pseudonymous: bool = False) -> InvalidInput | None:
+    """The first offending rows of each kind, and how many there are; row numbers count data rows
+    from 1. An id that looks like a direct identifier is named without its value."""
+    def rows(where: str, value: str = "NULL") -> str:
+        return f"SELECT rowid + 1 AS row_no, {value} AS value FROM rows WHERE {where}"
+
+    checks = [(column, NUL_MESSAGE, rows(nul_sql(column)), False, "") for column in REQUIRED + OPTIONAL]
+    checks += [
+        ("customer_id", "is empty", rows("customer_id IS NULL OR trim(customer_id) = ''", "customer_id"), True, ""),
         ("customer_id", f"is longer than {MAX_CUSTOMER_ID_LENGTH} characters",
-         f"SELECT rowid + 1, left(customer_id, 40) FROM rows WHERE length(customer_id) > {MAX_CUSTOMER_ID_LENGTH}"),
+         rows(f"length(customer_id) > {MAX_CUSTOMER_ID_LENGTH}", "customer_id"), True, ""),
         ("region", "is not an ISO 3166 region code",
-         "SELECT rowid + 1, left(region, 40) FROM rows WHERE region IS NULL "
-         "OR upper(trim(region)) NOT IN (SELECT code FROM valid_regions)"),
-        ("data_types", "is empty", "SELECT rowid + 1, left(data_types, 40) FROM rows WHERE data_types IS NULL "
-                                   "OR trim(replace(data_types, ';', '')) = ''"),
+         rows("(region IS NULL OR upper(trim(region)) NOT IN (SELECT code FROM valid_regions)) "
+              f"AND NOT coalesce({nul_sql('region')}, false)", "region"), True, ""),
+        ("data_types", "is empty", rows("data_types IS NULL OR trim(replace(data_types, ';', '')) = ''",
+                                        "data_types"), True, ""),
         ("data_types", "names an unknown data type",
-         "SELECT row_no, left(data_type, 40) FROM (SELECT rowid + 1 AS row_no, "
-         "trim(unnest(string_split(data_types, ';'))) AS data_type FROM rows) "
-         "WHERE data_type <> '' AND data_type NOT IN (SELECT code FROM valid_types)"),
+         "SELECT row_no, data_type AS value FROM (SELECT rowid + 1 AS row_no, "
+         "trim(unnest(string_split(data_types, ';'))) AS data_type FROM rows "
+         f"WHERE NOT coalesce({nul_sql('data_types')}, false)) "
+         "WHERE data_type <> '' AND data_type NOT IN (SELECT code FROM valid_types)", True, ""),
         ("segment", f"is longer than {MAX_SEGMENT_LENGTH} characters",
-         f"SELECT rowid + 1, left(segment, 40) FROM rows WHERE length(trim(segment)) > {MAX_SEGMENT_LENGTH}"),
+         rows(f"length(trim(segment)) > {MAX_SEGMENT_LENGTH}", "segment"), True, ""),
         ("system", f"is longer than {MAX_SYSTEM_LENGTH} characters",
-         f"SELECT rowid + 1, left(system, 40) FROM rows WHERE length(trim(system)) > {MAX_SYSTEM_LENGTH}"),
-        ("segment", "contains a NUL character", "SELECT rowid + 1, NULL FROM rows WHERE contains(segment, chr(0))"),
-        ("system", "contains a NUL character", "SELECT rowid + 1, NULL FROM rows WHERE contains(system, chr(0))"),
+         rows(f"length(trim(system)) > {MAX_SYSTEM_LENGTH}", "system"), True, ""),
     ]
-    problems = []
-    for column, message, sql in checks:
-        for row_no, value in connection.execute(f"{sql} ORDER BY 1 LIMIT {MAX_REPORTED_ROWS}").fetchall():
-            problems.append((f"row {row_no}, column {column}", f"{message}: {value!r}" if value else message))
-    return sorted(problems, key=lambda p: int(p[0].split()[1].rstrip(",")))[:MAX_REPORTED_ROWS * 2]
+    if not ids_are_pseudonymous:
+        kind = identifier_kind_sql("customer_id")
+        for name in ("an email address", "a phone number", "a US social security number", "a payment card number"):
+            checks.append(("customer_id", IDENTIFIER_MESSAGE.format(kind=name),
+                           rows(f"{kind} = '{name}'"), False, OVERRIDE_HINT))
+    return collect_problems(connection, checks, per_check=MAX_REPORTED_ROWS * 2, limit=MAX_REPORTED_ROWS * 2)
 
 
 def analyse_affected_file(path: Path | str, *, sha256: str, progress: Progress = no_progress,
-                          customers_dir: Path | None = None) -> AffectedSummary:
+                          customers_dir: Path | None = None, ids_are_pseudonymous: bool = False) -> AffectedSummary:
     """Read and check the whole file, then count. Raises InvalidInput naming row and column.
 
     The usual file (valid, one row per customer) is counted in two streaming passes with no copy
@@ -163,9 +175,15 @@ def analyse_affected_file(path: Path | str, *, sha256: str, progress: Progress =
     system). Anything else takes the slow path over a materialised copy.
 
     With `customers_dir`, also writes the customer list (id, region, segment, times listed) there
-    as bucketed Parquet, for outreach reconciliation (outreach/store.py)."""
+    as bucketed Parquet, for outreach reconciliation (outreach/store.py).
+
+    Ids that look like an email address, a phone number, a US SSN or a payment card number are
+    refused unless `ids_are_pseudonymous` (an explicit, audited override); NUL is refused in every
+    column. Both are checked in SQL over the whole file."""
     path = Path(path)
     source = _source(path)
+    if file_kind(path) == "csv":
+        check_line_lengths(path)
     with duckdb_workspace() as connection:
         try:
             rows, distinct_hashes, empty_ids, long_values = run_with_progress(connection, f"""
@@ -174,7 +192,9 @@ def analyse_affected_file(path: Path | str, *, sha256: str, progress: Progress =
                        count(*) FILTER (WHERE length(trim(customer_id)) > {MAX_CUSTOMER_ID_LENGTH}
                                         OR length(trim(segment)) > {MAX_SEGMENT_LENGTH}
                                         OR length(trim(system)) > {MAX_SYSTEM_LENGTH}
-                                        OR contains(segment, chr(0)) OR contains(system, chr(0)))
+                                        OR {' OR '.join(nul_sql(c) for c in REQUIRED + OPTIONAL)}
+                                        {'' if ids_are_pseudonymous else
+                                         f"OR {identifier_kind_sql('customer_id')} IS NOT NULL"})
                 FROM {source}""", [str(path)], progress=progress, start=0.1, end=0.4,
                 message="reading the file")[0]
             if rows == 0:
@@ -184,7 +204,7 @@ def analyse_affected_file(path: Path | str, *, sha256: str, progress: Progress =
                             f"LIMIT {MAX_GROUPS + 1}", [str(path)], progress=progress, start=0.4, end=0.6,
                 message="checking every row")
         except duckdb.Error as exc:
-            raise InvalidInput.single("file", describe_duckdb_error(exc)) from None
+            raise InvalidInput.single("file", describe_duckdb_error(exc, path)) from None
         if not (empty_ids or long_values) and _groups_valid(groups) and distinct_hashes == rows:
             progress(0.9, "counting")
             customers = rows
@@ -192,9 +212,9 @@ def analyse_affected_file(path: Path | str, *, sha256: str, progress: Progress =
         else:
             _materialise(connection, source, path, progress)
             _reference_tables(connection)
-            problems = _row_problems(connection)
-            if problems:
-                raise InvalidInput(problems)
+            refused = _row_problems(connection, ids_are_pseudonymous=ids_are_pseudonymous)
+            if refused is not None:
+                raise refused
             customers = connection.execute("SELECT count(DISTINCT customer_id) FROM rows").fetchall()[0][0]
             if rows == customers and len(groups) <= MAX_GROUPS:
                 counts = _count_groups(groups)
@@ -380,6 +400,7 @@ class AffectedProposal:
     region_changes: list[BreakdownChange]
     reason: str = ""
     workdir: Path | None = None
+    ids_are_pseudonymous: bool = False  # the audited override: ids that look like direct identifiers are not
     _cleanup: weakref.finalize | None = field(default=None, repr=False)
 
     unit = CountUnit.individuals.value
@@ -458,6 +479,9 @@ class AffectedProposal:
                              f"batch); {self.population_label} counts {self.customers:,} customers across the batches.")
         if self.before is not None and self.before_unit and self.before_unit != self.unit:
             lines.append(f"The latest revision counted {self.before_unit}; a customer file counts {self.unit}.")
+        if self.ids_are_pseudonymous:
+            lines.append("The ids were declared pseudonymous: ids that look like email addresses, phone numbers, "
+                         "SSNs or card numbers were not refused (recorded in the audit log).")
         return lines
 
     def change_lines(self) -> list[str]:
@@ -611,10 +635,15 @@ def _union_with_batch(earlier_dir: Path, file_dir: Path, out_dir: Path, earlier_
 def propose_affected_import(
     engine: Engine, *, actor: Actor, incident_id: int, path: Path | str, population: str = DEFAULT_POPULATION,
     mode: ImportMode | str = ImportMode.complete, reason: str = "", progress: Progress = no_progress,
+    ids_are_pseudonymous: bool = False,
 ) -> AffectedProposal:
     """Check and count the whole file, and say what recording it would change; writes nothing.
     Raises InvalidInput naming row and column, or Conflict for a file already imported. Discard the
-    proposal (or apply it) when done: it holds the analysed customer list in a scratch directory."""
+    proposal (or apply it) when done: it holds the analysed customer list in a scratch directory.
+
+    `ids_are_pseudonymous` is the explicit override for ids that look like an email address, a
+    phone number, an SSN or a card number but are not; applying the proposal records it in the
+    audit event."""
     require(actor, Action.revise_scope)
     mode = ImportMode(mode)
     path = Path(path)
@@ -630,7 +659,8 @@ def propose_affected_import(
         with ThreadPoolExecutor(max_workers=1) as pool:
             fingerprint = pool.submit(file_sha256, path, stop)
             try:
-                summary = analyse_affected_file(path, sha256="", progress=progress, customers_dir=file_dir)
+                summary = analyse_affected_file(path, sha256="", progress=progress, customers_dir=file_dir,
+                                                ids_are_pseudonymous=ids_are_pseudonymous)
             except BaseException:
                 stop.set()  # a refused file needs no fingerprint: do not wait for the rest of it
                 raise
@@ -674,7 +704,8 @@ def propose_affected_import(
             changed_customers=changed, batch_seqs=tuple(b.seq for b in batches),
             complete_seq=complete.seq if complete else None, data_types=types, regions=regions, systems=systems,
             cells=cells, type_changes=_changes(before_types, types, names),
-            region_changes=_changes(before_regions, regions, {}), reason=reason, workdir=workdir)
+            region_changes=_changes(before_regions, regions, {}), reason=reason, workdir=workdir,
+            ids_are_pseudonymous=ids_are_pseudonymous)
     except BaseException:
         remove_scratch_directory(workdir)
         raise
@@ -732,7 +763,8 @@ def apply_affected_import(
                                  "rows": proposal.summary.rows, "file_customers": proposal.summary.customers,
                                  "new_customers": proposal.new_customers, "customers": proposal.customers,
                                  "counted_with_batches": list(proposal.batch_seqs),
-                                 "based_on_seq": based_on_seq, "seq": revision.seq})
+                                 "based_on_seq": based_on_seq, "seq": revision.seq,
+                                 "ids_are_pseudonymous": proposal.ids_are_pseudonymous})
                 store_chunks(session, incident_id=proposal.incident_id, kind=ChunkKind.affected,
                              source_id=revision.id, directory=proposal.customers_dir)
         except IntegrityError:  # the same file imported concurrently: the first one won
@@ -766,11 +798,12 @@ def _stale(proposal: AffectedProposal, latest: ScopeRevision | None, seen: int) 
 def import_affected_file(
     engine: Engine, *, actor: Actor, incident_id: int, path: Path | str, reason: str = "",
     population: str = DEFAULT_POPULATION, mode: ImportMode | str = ImportMode.complete,
-    progress: Progress = no_progress,
+    progress: Progress = no_progress, ids_are_pseudonymous: bool = False,
 ) -> tuple[ScopeRevision, AffectedSummary]:
     """Propose and apply in one call, with no one to confirm (scripts and tests); the command line
     and the page show the proposal first."""
     with propose_affected_import(engine, actor=actor, incident_id=incident_id, path=path, population=population,
-                                 mode=mode, reason=reason, progress=progress) as proposal:
+                                 mode=mode, reason=reason, progress=progress,
+                                 ids_are_pseudonymous=ids_are_pseudonymous) as proposal:
         revision = apply_affected_import(engine, actor=actor, proposal=proposal, progress=progress)
     return revision, proposal.summary

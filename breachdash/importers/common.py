@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 import duckdb
 import pyarrow.parquet as pq
 
-from breachdash.errors import InvalidInput
+from breachdash.errors import InvalidInput, quoted
 
 Progress = Callable[[float, str], None]
 # Names that mean the file carries people's direct identifiers, which breachdash never stores.
@@ -58,8 +58,20 @@ def _normalise(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.strip().strip('"').lower()).strip("_")
 
 
+MAX_NAMED_COLUMNS = 5
+
+
+def name_columns(names: list[str]) -> str:
+    """The first few column names, then how many more: a 50,000-column header stays one line."""
+    shown = ", ".join(quoted(n, 40)[1:-1] if len(n) <= 40 else quoted(n, 40) for n in names[:MAX_NAMED_COLUMNS])
+    if len(names) > MAX_NAMED_COLUMNS:
+        shown += f" and {len(names) - MAX_NAMED_COLUMNS:,} more"
+    return shown
+
+
 def check_columns(columns: list[str], *, required: list[str], optional: list[str]) -> None:
-    """Refuse direct identifiers, missing and unknown columns, each with an explanation."""
+    """Refuse direct identifiers, missing and unknown columns, each with an explanation (naming the
+    first few columns and how many there are, whatever the header's size)."""
     if not set(columns) & set(required + optional):
         raise InvalidInput.single(
             "columns", f"missing column(s) {', '.join(required)} (is the first line the header?); expected "
@@ -69,7 +81,7 @@ def check_columns(columns: list[str], *, required: list[str], optional: list[str
     if identifiers:
         raise InvalidInput.single(
             "columns",
-            f"the file has direct-identifier column(s) {', '.join(identifiers)}. breachdash never stores "
+            f"the file has direct-identifier column(s) {name_columns(identifiers)}. breachdash never stores "
             "customers' direct identifiers: send pseudonymous customer ids only (see docs/file-formats.md)")
     missing = [c for c in required if c not in columns]
     unknown = [c for c in columns if c not in required + optional]
@@ -78,11 +90,97 @@ def check_columns(columns: list[str], *, required: list[str], optional: list[str
         problems.append(("columns", f"missing column(s) {', '.join(missing)}; expected "
                                     f"{', '.join(required)} and optionally {', '.join(optional)}"))
     if unknown:
-        problems.append(("columns", f"unknown column(s) {', '.join(unknown)}"))
+        count = f"{len(unknown):,} unknown columns: " if len(unknown) > MAX_NAMED_COLUMNS else "unknown column(s) "
+        problems.append(("columns", f"{count}{name_columns(unknown)} (the header has {len(columns):,} columns)"
+                         if len(unknown) > MAX_NAMED_COLUMNS else f"{count}{name_columns(unknown)}"))
     if len(set(columns)) != len(columns):
         problems.append(("columns", "a column name appears twice"))
     if problems:
         raise InvalidInput(problems)
+
+
+_WIDE_ENCODINGS = (  # longest BOM first: UTF-32 LE starts with UTF-16 LE's BOM
+    (b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
+
+
+def wide_encoding(head: bytes) -> str | None:
+    """"UTF-16" or "UTF-32" when the bytes start with that encoding's BOM or show its NUL pattern
+    (ASCII text where every second, or every three in four, bytes are NUL); else None."""
+    for bom, name in _WIDE_ENCODINGS:
+        if head.startswith(bom):
+            return name
+    sample = head[:4096]
+    sample = sample[:len(sample) - len(sample) % 4]
+    if len(sample) < 4:
+        return None
+    quads = [sample[i:i + 4] for i in range(0, len(sample), 4)]
+    if all(q.count(0) == 3 for q in quads):
+        return "UTF-32"
+    pairs = [sample[i:i + 2] for i in range(0, len(sample), 2)]
+    nul_pairs = sum(1 for pair in pairs if pair.count(0) == 1)
+    if nul_pairs >= 0.9 * len(pairs) and (all(p[0] == 0 for p in pairs if 0 in p) or all(p[1] == 0 for p in pairs if 0 in p)):
+        return "UTF-16"
+    return None
+
+
+def line_length(path: Path, line: int, *, limit: int | None = None) -> int:
+    """The length in bytes of physical line `line` (from 1) of the file, without its line end; read
+    in chunks, so a line of gigabytes costs no memory. Stops counting at `limit` if given."""
+    current, length = 1, 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(8 * 1024 * 1024):
+            start = 0
+            while current < line:
+                found = chunk.find(b"\n", start)
+                if found < 0:
+                    break
+                current, start = current + 1, found + 1
+            if current < line:
+                continue
+            end = chunk.find(b"\n", start)
+            length += (end if end >= 0 else len(chunk)) - start
+            if end >= 0 or (limit is not None and length > limit):
+                break
+    return length
+
+
+MAX_LINE_BYTES = 2_000_000  # DuckDB's max_line_size, passed to read_csv explicitly
+_BLOCK = MAX_LINE_BYTES // 2
+
+
+def check_line_lengths(path: Path, limit: int = MAX_LINE_BYTES) -> None:
+    """Refuse a CSV file with a line longer than `limit` bytes, naming the line and its length.
+    DuckDB's own errors for such lines are unhelpful (or, for a line of a gigabyte, no error at all).
+    One pass of block-wise newline searches: a line of `limit` bytes or more covers a whole aligned
+    block of limit/2 bytes, so only a block with no line end needs a closer look."""
+    chunk_size = _BLOCK * 8
+    with path.open("rb") as handle:
+        offset = 0
+        while chunk := handle.read(chunk_size):
+            for start in range(0, len(chunk), _BLOCK):
+                block = chunk[start:start + _BLOCK]
+                if len(block) == _BLOCK and b"\n" not in block:
+                    line = _line_at(path, offset + start)
+                    length = line_length(path, line)
+                    if length > limit:
+                        raise InvalidInput.single(f"line {line}", f"line {line} is {length:,} bytes long; the limit "
+                                                                  f"is {limit:,} bytes (is a quote left open, or "
+                                                                  "is this not a CSV file?)")
+            offset += len(chunk)
+
+
+def _line_at(path: Path, offset: int) -> int:
+    """The physical line (from 1) holding byte `offset`."""
+    lines, read = 1, 0
+    with path.open("rb") as handle:
+        while read < offset:
+            chunk = handle.read(min(8 * 1024 * 1024, offset - read))
+            if not chunk:
+                break
+            lines += chunk.count(b"\n")
+            read += len(chunk)
+    return lines
 
 
 def csv_header(path: Path) -> list[str]:
@@ -91,9 +189,18 @@ def csv_header(path: Path) -> list[str]:
         raise InvalidInput.single("file", "the file is empty")
     with path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
+    encoding = wide_encoding(head)
+    if encoding:
+        raise InvalidInput.single("file", f"this file is {encoding}; save it as UTF-8 (CSV UTF-8) and import it again")
     nul = head.find(b"\x00")
     if nul >= 0:
-        raise InvalidInput.single("file", f"not a text CSV file (NUL byte at offset {nul})")
+        line = head[:nul].count(b"\n") + 1
+        raise InvalidInput.single(f"line {line}", f"not a text CSV file: a NUL byte at offset {nul:,}")
+    if b"\n" not in head and b"\r" not in head and path.stat().st_size > SNIFF_BYTES:
+        length = line_length(path, 1, limit=1024 ** 3)
+        size = f"{length:,} bytes" if length <= 1024 ** 3 else "more than 1 GiB"
+        raise InvalidInput.single("line 1", f"the header line is {size} long; the limit is {SNIFF_BYTES:,} bytes "
+                                            "(64 KiB) — is the first line the header, and are the lines separated?")
     if head.startswith(b"\xef\xbb\xbf"):
         head = head[3:]
     if b"\r" in head and b"\n" not in head:
@@ -142,6 +249,7 @@ def file_source(path: Path, *, required: list[str], optional: list[str]) -> str:
     else:
         reader = ("read_csv(?, header = true, delim = ',', quote = '\"', escape = '\"', all_varchar = true, "
                   "strict_mode = true, null_padding = false, auto_detect = false, "
+                  f"max_line_size = {MAX_LINE_BYTES}, "
                   f"columns = {{{', '.join(repr(c) + ': ' + repr('VARCHAR') for c in columns)}}})")
     selected = [c if c in columns else f"NULL AS {c}" for c in required + optional]
     return f"(SELECT {', '.join(selected)} FROM {reader})"
@@ -244,14 +352,107 @@ def run_with_progress(connection: duckdb.DuckDBPyConnection, sql: str, params: l
     return result["value"]
 
 
-def describe_duckdb_error(exc: Exception) -> str:
-    """DuckDB's CSV errors, reduced to the part a person needs."""
+def describe_duckdb_error(exc: Exception, path: Path | None = None) -> str:
+    """DuckDB's CSV errors, reduced to the part a person needs (never its copy of the line)."""
     text = str(exc)
     first = text.strip().splitlines()[0] if text.strip() else exc.__class__.__name__
     line = re.search(r"[Ll]ine:? (\d+)", text)
     where = f"line {line.group(1)}: " if line else ""
+    too_long = re.search(r"[Mm]aximum line size of (\d+) bytes exceeded(?:\. Actual Size:\s*(\d+))?", text)
+    if too_long:
+        limit = int(too_long.group(1))
+        length = None
+        if line and path is not None:
+            try:
+                length = line_length(path, int(line.group(1)))
+            except OSError:
+                length = None
+        if (length is None or length <= limit) and too_long.group(2):
+            length = int(too_long.group(2))
+        number = f"line {line.group(1)}" if line else "a line"
+        size = f"{length:,} bytes long" if length else "too long"
+        return f"{number} is {size}; the limit is {limit:,} bytes (is a quote left open?)"
+    if "does not support a full read" in text:  # DuckDB's parallel reader, on a line too long to split
+        return f"a line is longer than {MAX_LINE_BYTES:,} bytes (is a quote left open?)"
     if "unicode" in text.lower() or "utf" in text.lower():
         return f"{where}the file is not valid UTF-8 text"
     if "Expected Number of Columns" in text or "expected" in text.lower() and "columns" in text.lower():
-        return f"{where}a row has the wrong number of columns ({first})"
-    return f"{where}{first}"
+        return f"{where}a row has the wrong number of columns ({first[:120]})"
+    return f"{where}{first[:200]}"
+
+
+# ----------------------------------------------------------------- identifiers and NUL in SQL
+# Checks run over the whole file inside DuckDB (RE2 regular expressions), so ten million rows take
+# seconds; see docs/file-formats.md, "Identifiers must be pseudonymous".
+
+# A cheap filter first: only values made of digits and phone/card punctuation, or holding an @,
+# reach the costlier patterns.
+_EMAIL = r"[^\s@]+@[^\s@]+\.[^\s@]+"
+_SSN = r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}"
+_CARD = r"[1-9](?:[ -]?[0-9]){12,18}"  # no issuer number starts with 0
+_PHONE_INTERNATIONAL = r"\+[ .()-]*[0-9](?:[ .()-]*[0-9]){6,14}"
+_PHONE_NANP = r"(?:\+?1[ .-]?)?(?:\([0-9]{3}\) ?|[0-9]{3}[ .-])[0-9]{3}[ .-][0-9]{4}"
+
+
+def _luhn_sql(digits: str) -> str:
+    """True when the digit string passes the Luhn check (payment card numbers do)."""
+    return (f"(list_sum(list_transform(range(length({digits})), lambda i: "
+            f"CASE WHEN i % 2 = 1 THEN (CAST(substr(reverse({digits}), i + 1, 1) AS INTEGER) * 2) % 9 "
+            f"+ CASE WHEN substr(reverse({digits}), i + 1, 1) = '9' THEN 9 ELSE 0 END "
+            f"ELSE CAST(substr(reverse({digits}), i + 1, 1) AS INTEGER) END)) % 10 = 0)")
+
+
+def identifier_kind_sql(column: str) -> str:
+    """SQL giving what a (trimmed) id looks like — 'an email address', 'a US social security number',
+    'a payment card number', 'a phone number' — or NULL for a pseudonymous-looking id."""
+    value = f"trim({column})"
+    digits = f"regexp_replace({value}, '[^0-9]', '', 'g')"
+    return (f"(CASE WHEN {column} IS NULL THEN NULL "
+            f"WHEN contains({column}, '@') THEN CASE WHEN regexp_full_match({value}, '{_EMAIL}') "
+            f"THEN 'an email address' END "
+            f"WHEN NOT regexp_full_match({value}, '[0-9 .()+-]{{7,40}}') THEN NULL "
+            f"WHEN regexp_full_match({value}, '{_SSN}') THEN 'a US social security number' "
+            f"WHEN regexp_full_match({value}, '{_CARD}') AND {_luhn_sql(digits)} THEN 'a payment card number' "
+            f"WHEN regexp_full_match({value}, '{_PHONE_INTERNATIONAL}|{_PHONE_NANP}') THEN 'a phone number' "
+            f"END)")
+
+
+IDENTIFIER_MESSAGE = "looks like {kind} — ids must be pseudonymous"
+OVERRIDE_HINT = ("if these ids are pseudonymous and only look like direct identifiers, import again saying so "
+                 "(--ids-are-pseudonymous on the command line; the override is recorded in the audit log)")
+NUL_MESSAGE = "contains a NUL character"
+
+
+def nul_sql(column: str) -> str:
+    return f"contains({column}, chr(0))"
+
+
+def value_text(value: str | None, length: int | None, limit: int = 40) -> str:
+    """A cell's value for a problem message, from SQL's left(value, limit + 1) and length(value)."""
+    if value is None:
+        return ""
+    if length is not None and length > limit:
+        return f"{value[:limit]!r}… ({length:,} characters)"
+    return repr(value)
+
+
+def collect_problems(connection: duckdb.DuckDBPyConnection, checks: list[tuple], *, per_check: int, limit: int,
+                     params: list | None = None) -> InvalidInput | None:
+    """Run each check — (column, message, SQL giving row_no and value, echo the value?, hint or "") —
+    keeping the first `per_check` rows of each and counting the rest. The first `limit` problems by
+    row, with how many more and the hint of any check that found rows; None when all are clean."""
+    problems, total, hints = [], 0, []
+    for column, message, sql, echo, hint in checks:
+        rows = connection.execute(
+            f"SELECT row_no, left(value, 41), length(value), count(*) OVER () FROM ({sql}) "
+            f"ORDER BY row_no LIMIT {per_check}", params or []).fetchall()
+        for row_no, value, length, _count in rows:
+            text = value_text(value, length) if echo else ""
+            problems.append((row_no, f"row {row_no}, column {column}", f"{message}: {text}" if text else message))
+        total += rows[0][3] if rows else 0
+        if rows and hint and hint not in hints:
+            hints.append(hint)
+    if not problems:
+        return None
+    shown = [(location, message) for _n, location, message in sorted(problems, key=lambda p: p[0])[:limit]]
+    return InvalidInput(shown, more=total - len(shown), hint=" ".join(hints))

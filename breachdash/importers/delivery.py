@@ -25,12 +25,20 @@ from breachdash.common import as_utc, utcnow
 from breachdash.db import read_session, write_session
 from breachdash.errors import Conflict, InvalidInput, NotFound
 from breachdash.importers.common import (
+    IDENTIFIER_MESSAGE,
+    NUL_MESSAGE,
+    OVERRIDE_HINT,
     Progress,
+    check_line_lengths,
+    collect_problems,
     describe_duckdb_error,
     duckdb_workspace,
+    file_kind,
     file_sha256,
     file_source,
+    identifier_kind_sql,
     no_progress,
+    nul_sql,
     run_with_progress,
     scratch_directory,
 )
@@ -90,6 +98,7 @@ class _Context:
     earliest: datetime | None
     latest: datetime
     generation: int
+    ids_are_pseudonymous: bool = False
 
 
 def _source(path: Path) -> str:
@@ -115,16 +124,24 @@ def _typed_sql(source: str, *, numbered: bool = False) -> str:
         FROM {rows}"""
 
 
+IDENTIFIER_KINDS = ("an email address", "a phone number", "a US social security number", "a payment card number")
+
+
 def _problem_checks(context: _Context) -> list[tuple[str, str, str]]:
     """(column, message, condition over the typed row) — the same list finds counts and rows."""
     phase_keys = ", ".join(f"'{k}'" for k in context.phases) or "NULL"
     sent_keys = ", ".join(f"'{k}'" for k, status in context.phases.items() if status in SENT_STATUSES) or "NULL"
     checks = [
+        # NUL in the columns kept as text; in channel, status or event_time it makes the value unknown
+        # (NULL here), and _row_problems names it from the raw value.
+        ("customer_id", NUL_MESSAGE, nul_sql("customer_id")),
+        ("phase", NUL_MESSAGE, nul_sql("phase")),
+        ("vendor_ref", NUL_MESSAGE, nul_sql("vendor_ref")),
         ("customer_id", "is empty", "customer_id IS NULL OR customer_id = ''"),
         ("customer_id", f"is longer than {MAX_CUSTOMER_ID_LENGTH} characters",
          f"length(customer_id) > {MAX_CUSTOMER_ID_LENGTH}"),
         ("phase", "is not a communication phase of this incident",
-         f"phase IS NULL OR phase NOT IN ({phase_keys})"),
+         f"(phase IS NULL OR phase NOT IN ({phase_keys})) AND NOT coalesce({nul_sql('phase')}, false)"),
         ("phase", "has not been sent (mark the phase sent on the Communications page first)",
          f"phase IN ({phase_keys}) AND phase NOT IN ({sent_keys})"),
         ("channel", f"is not a per-customer channel ({', '.join(c.value for c in REPORT_CHANNELS)})",
@@ -139,21 +156,34 @@ def _problem_checks(context: _Context) -> list[tuple[str, str, str]]:
     if context.earliest is not None:
         checks.append(("event_time", f"is before the incident began ({context.earliest:%Y-%m-%d %H:%M} UTC)",
                        f"event_time < TIMESTAMPTZ '{context.earliest.isoformat()}'"))
+    if not context.ids_are_pseudonymous:
+        kind = identifier_kind_sql("customer_id")
+        checks += [("customer_id", IDENTIFIER_MESSAGE.format(kind=name), f"{kind} = '{name}'")
+                   for name in IDENTIFIER_KINDS]
     return checks
 
 
 def _row_problems(connection: duckdb.DuckDBPyConnection, source: str, path: Path,
-                  checks: list[tuple[str, str, str]]) -> list[tuple[str, str]]:
-    """The first offending rows of each kind, with the value as written (rows count from 1)."""
+                  checks: list[tuple[str, str, str]]) -> InvalidInput:
+    """The first offending rows of each kind, with the value as written (rows count from 1), and
+    how many there are. NUL is named in any column; an id that looks like a direct identifier is
+    named without its value."""
     connection.execute(f"CREATE TABLE numbered AS {_typed_sql(source, numbered=True)}", [str(path)]).fetchall()
-    problems = []
+    nul_columns = {column for column, message, _c in checks if message == NUL_MESSAGE}
+    rows = []
+    for column in ("channel", "status", "event_time"):
+        if column not in nul_columns:
+            rows.append((column, NUL_MESSAGE, f"SELECT row_no, NULL AS value FROM numbered WHERE "
+                                              f"{nul_sql('raw_' + column)}", False, ""))
     for column, message, condition in checks:
-        rows = connection.execute(
-            f"SELECT row_no, left(raw_{column}, 60) FROM numbered WHERE {condition} ORDER BY row_no "
-            f"LIMIT {MAX_REPORTED_ROWS}").fetchall()
-        for row_no, value in rows:
-            problems.append((f"row {row_no}, column {column}", f"{message}: {value!r}" if value else message))
-    return sorted(problems, key=lambda p: int(p[0].split()[1].rstrip(",")))[:MAX_REPORTED_ROWS * 2]
+        identifier = message.startswith("looks like")
+        if column in ("channel", "status", "event_time"):
+            condition = f"({condition}) AND NOT coalesce({nul_sql('raw_' + column)}, false)"
+        rows.append((column, message, f"SELECT row_no, {'NULL' if identifier or message == NUL_MESSAGE else 'raw_' + column} "
+                                      f"AS value FROM numbered WHERE {condition}", not identifier,
+                     OVERRIDE_HINT if identifier else ""))
+    refused = collect_problems(connection, rows, per_check=MAX_REPORTED_ROWS * 2, limit=MAX_REPORTED_ROWS * 2)
+    return refused or InvalidInput.single("file", "the file has problems that could not be located")
 
 
 def _context(engine: Engine, incident_id: int) -> _Context:
@@ -182,14 +212,19 @@ def _refuse_repeat(previous: DeliveryReport) -> Conflict:
 
 def import_delivery_report(
     engine: Engine, *, actor: Actor, incident_id: int, path: Path | str, progress: Progress = no_progress,
+    ids_are_pseudonymous: bool = False,
 ) -> DeliveryImportSummary:
-    """Check every row, merge with the stored state, then write it all in one transaction."""
+    """Check every row, merge with the stored state, then write it all in one transaction.
+
+    Customer ids that look like an email address, a phone number, an SSN or a card number are
+    refused unless `ids_are_pseudonymous` (the explicit override, recorded in the audit event)."""
     require(actor, Action.record_outreach)
     path = Path(path)
     if not path.is_file():
         raise InvalidInput.single("file", f"no file at {path}")
     _source(path)
     context = _context(engine, incident_id)
+    context.ids_are_pseudonymous = ids_are_pseudonymous
     stop = threading.Event()
     with ThreadPoolExecutor(max_workers=1) as pool, duckdb_workspace() as connection, \
             scratch_directory("outreach") as workdir:
@@ -224,7 +259,8 @@ def import_delivery_report(
                 record_audit(session, actor=actor.email, action="outreach.report_imported",
                              entity_type="delivery_report", entity_id=report.id, incident_id=incident_id,
                              after={"file_name": report.file_name, "sha256": report.sha256, "rows": report.rows,
-                                    "customers": report.customers, "states_changed": report.states_changed})
+                                    "customers": report.customers, "states_changed": report.states_changed,
+                                    "ids_are_pseudonymous": ids_are_pseudonymous})
         except IntegrityError:  # the same file imported concurrently: the first one won
             previous = _already_imported(engine, incident_id, summary.sha256)
             if previous is None:
@@ -237,12 +273,14 @@ def import_delivery_report(
 def _process(connection: duckdb.DuckDBPyConnection, workdir: Path, engine: Engine, context: _Context, path: Path,
              progress: Progress):
     source = _source(path)
+    if file_kind(path) == "csv":
+        check_line_lengths(path)
     checks = _problem_checks(context)
     try:
         run_with_progress(connection, f"CREATE TABLE events AS {_typed_sql(source)}", [str(path)],
                           progress=progress, start=0.0, end=0.35, message="reading the file")
     except duckdb.Error as exc:
-        raise InvalidInput.single("file", describe_duckdb_error(exc)) from None
+        raise InvalidInput.single("file", describe_duckdb_error(exc, path)) from None
     counts = ", ".join(f"count(*) FILTER (WHERE {condition})" for _c, _m, condition in checks)
     rows, customers, first, last, *problem_counts = connection.execute(
         f"SELECT count(*), count(DISTINCT customer_id), min(event_time), max(event_time), {counts} FROM events"
@@ -250,7 +288,7 @@ def _process(connection: duckdb.DuckDBPyConnection, workdir: Path, engine: Engin
     if rows == 0:
         raise InvalidInput.single("file", "the file has a header but no rows")
     if any(problem_counts):
-        raise InvalidInput(_row_problems(connection, source, path, checks))
+        raise _row_problems(connection, source, path, checks)
     progress(0.45, "finding each customer's latest state")
     connection.execute(f"CREATE TABLE file_state AS {latest_per_key_sql(events_as_state_rows('events'))}").fetchall()
     with read_session(engine) as session:

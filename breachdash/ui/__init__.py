@@ -436,8 +436,8 @@ def show_error(exc: BreachdashError) -> None:
     line per problem when there are several."""
     from breachdash.errors import InvalidInput
 
-    if isinstance(exc, InvalidInput) and len(exc.problems) > 1:
-        lines = "\n".join(f"- {escape_markdown(f'{loc}: {msg}' if loc else msg)}" for loc, msg in exc.problems)
+    if isinstance(exc, InvalidInput) and len(exc.lines()) > 1:
+        lines = "\n".join(f"- {escape_markdown(line)}" for line in exc.lines())
         st.error(f"Please fix:\n{lines}", icon="⚠️")
     else:
         st.error(escape_markdown(str(exc)), icon="⚠️")

@@ -103,6 +103,28 @@ def _blank(value: str | None) -> str:
     return (value or "").strip(SPACES)
 
 
+def _luhn(digits: str) -> bool:
+    total = 0
+    for position, digit in enumerate(reversed(digits)):
+        value = int(digit) * (2 if position % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+def looks_like_identifier(value: str | None) -> bool:
+    """docs/file-formats.md, "Identifiers must be pseudonymous": an email address, a phone number
+    (+ and 7-15 digits, or a North American number with separators), a US SSN, or 13-19 digits
+    (spaces or dashes between) starting 1-9 that pass the Luhn check."""
+    text = _blank(value)
+    digits = re.sub(r"[^0-9]", "", text)
+    return bool(
+        re.fullmatch(r"[^\s@]+@[^\s@]+\.[^\s@]+", text, re.ASCII)
+        or re.fullmatch(r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}", text)
+        or (re.fullmatch(r"[1-9](?:[ -]?[0-9]){12,18}", text) and _luhn(digits))
+        or (re.fullmatch(r"\+[ .()-]*[0-9](?:[ .()-]*[0-9]){6,14}", text, re.ASCII))
+        or re.fullmatch(r"(?:\+?1[ .-]?)?(?:\([0-9]{3}\) ?|[0-9]{3}[ .-])[0-9]{3}[ .-][0-9]{4}", text))
+
+
 def _types(value: str | None) -> set[str]:
     return {part.strip(SPACES) for part in (value or "").split(";") if part.strip(SPACES)}
 
@@ -138,7 +160,8 @@ def affected_expectation(header: list[str], rows: list[dict]) -> AffectedFigures
     bad = set()
     for number, row in enumerate(rows, start=1):
         where = f"row {number}, column "
-        if not _blank(row.get("customer_id")) or len(_blank(row.get("customer_id"))) > 128:
+        if not _blank(row.get("customer_id")) or len(_blank(row.get("customer_id"))) > 128 \
+                or "\x00" in (row.get("customer_id") or "") or looks_like_identifier(row.get("customer_id")):
             bad.add(where + "customer_id")
         if _blank(row.get("region")).upper() not in REGIONS:
             bad.add(where + "region")
@@ -198,7 +221,8 @@ def delivery_expectation(header: list[str], rows: list[dict], *, now: datetime) 
     latest = now + timedelta(minutes=15)
     for number, row in enumerate(rows, start=1):
         where = f"row {number}, column "
-        if not _blank(row.get("customer_id")) or len(_blank(row.get("customer_id"))) > 128:
+        if not _blank(row.get("customer_id")) or len(_blank(row.get("customer_id"))) > 128 \
+                or "\x00" in (row.get("customer_id") or "") or looks_like_identifier(row.get("customer_id")):
             bad.add(where + "customer_id")
         if _blank(row.get("phase")) != SENT_PHASE:
             bad.add(where + "phase")
@@ -209,7 +233,7 @@ def delivery_expectation(header: list[str], rows: list[dict], *, now: datetime) 
         moment = parse_time(row.get("event_time"))
         if moment is None or not INCIDENT_BEGAN <= moment <= latest:
             bad.add(where + "event_time")
-        if len(_blank(row.get("vendor_ref"))) > 200:
+        if len(_blank(row.get("vendor_ref"))) > 200 or "\x00" in (row.get("vendor_ref") or ""):
             bad.add(where + "vendor_ref")
     if bad:
         return Rejected(bad)
@@ -304,7 +328,9 @@ HOSTILE_TEXT = ["", "   ", "\t", "x" * 61, "x" * 129, "y" * 201, "z" * 5000, "w"
                 "=cmd|' /C calc'!A0", "+SUM(1,2)", "-2", "@SUM(A1)", "=HYPERLINK(\"http://evil.example\")",
                 "'; DROP TABLE incidents; --", "<script>alert(1)</script>", "\u202egnp.exe", "\u200b", "\u00a0DE", "\tDE", "DE\t", "name\t;email",
                 "a\x00b", "\x00", "null", "NULL", "NaN", "-1", "99999999999999999999", "1e400", "😀" * 40,
-                "\r", "line\nbreak", "semi;colon", "quote\"d", "tab\tbed"]
+                "\r", "line\nbreak", "semi;colon", "quote\"d", "tab\tbed",
+                # direct identifiers in place of a pseudonymous id (issue 19, item 7)
+                "person0@gmail.com", "+1 415 555 0100", "123-45-6789", "4111 1111 1111 1111", "4111111111111112"]
 
 
 @st.composite

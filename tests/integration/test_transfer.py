@@ -63,7 +63,10 @@ def test_demo_document_covers_every_collection(demo_engine):
     (b"", "empty"),
     (b"   \n", "empty"),
     (b"{not json", "not valid JSON"),
-    (b"\xff\xfe\x00garbage", "not UTF-8"),
+    (b"\xff\xfe\x00garbage", "this file is UTF-16; save it as UTF-8"),  # a UTF-16 byte-order mark
+    (b"\x80garbage", "not UTF-8"),
+    ('{"format_version": 2}'.encode("utf-16-le"), "this file is UTF-16; save it as UTF-8"),
+    ('{"format_version": 2}'.encode("utf-32"), "this file is UTF-32; save it as UTF-8"),
     (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
     (b'{"format": NaN}', "not valid JSON"),
 ])
