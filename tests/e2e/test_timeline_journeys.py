@@ -36,7 +36,8 @@ def test_architect_adds_an_entry_and_legal_downloads_the_timeline(page, demo_ser
         legal.get_by_role("button", name="Download PDF").click()
     saved = tmp_path / download_info.value.suggested_filename
     download_info.value.save_as(saved)
-    assert saved.name.endswith("-timeline.pdf") and saved.read_bytes().startswith(b"%PDF")
+    assert "-timeline-" in saved.name and saved.name.endswith(".pdf")  # dated: <slug>-timeline-YYYY-MM-DD-HHMM.pdf
+    assert saved.read_bytes().startswith(b"%PDF")
     text = subprocess.run(["pdftotext", str(saved), "-"], capture_output=True, text=True, check=True).stdout
     squeezed = "".join(text.split())  # table cells wrap long words across lines
     assert "Secondstagingserverfound" in squeezed and "architect@demo.example" in squeezed
