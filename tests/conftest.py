@@ -183,6 +183,39 @@ def add_synthetic_incident(url: str, *, events: int, slug: str = "synthetic-500"
     return incident.id
 
 
+def _refusing_service(frame) -> str:
+    """The outermost breachdash function on the stack (the service a page, the CLI or a test
+    called), below pages, the UI helpers and the command line."""
+    found = "unknown"
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("breachdash.") and not module.startswith(("breachdash.ui", "breachdash.cli")):
+            found = f"{module.removeprefix('breachdash.')}.{frame.f_code.co_name}"
+        frame = frame.f_back
+    return found
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _count_stale_write_refusals():
+    """Figures: every stale write refused in this process ("changed by X — reload", StaleUpdate),
+    by the service that refused it. The tests that prove the refusals produce them; writes refused
+    in subprocesses (CLI calls, concurrency workers, servers under Chromium) are not counted here."""
+    import sys
+
+    from breachdash.errors import StaleUpdate
+    from tests.figures import report
+
+    original = StaleUpdate.__init__
+
+    def counted(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        report(f"stale-write refusals: {_refusing_service(sys._getframe(1))}", 1)
+
+    StaleUpdate.__init__ = counted
+    yield
+    StaleUpdate.__init__ = original
+
+
 def pytest_terminal_summary(terminalreporter):
     from tests.figures import FIGURES
 

@@ -18,7 +18,9 @@ from breachdash.auth.rules import SIGN_IN_WINDOW, Action, Actor, parse_role, req
 from breachdash.auth.sessions import end_sessions_of
 from breachdash.common import utcnow
 from breachdash.db import read_session, write_session
-from breachdash.errors import validate_input, Conflict, InvalidInput, NotFound, SignInLocked
+from breachdash.comms.policy import load_policy
+from breachdash.comms.rules import role_label
+from breachdash.errors import validate_input, Conflict, InvalidInput, NotFound, PolicyRefused, SignInLocked
 from breachdash.versioning import apply_versioned_update
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -109,9 +111,16 @@ def _record_change(session: Session, user: User, *, actor: Actor, expected_versi
 
 def grant_role(engine: Engine, *, actor: Actor, email: str, role: Role | str, expected_version: int | None = None,
                keep_session: str | None = None) -> None:
-    """`expected_version`: the account's version the admin was shown (None from the command line)."""
+    """`expected_version`: the account's version the admin was shown (None from the command line).
+
+    Two keys, two people: an admin cannot grant themselves a role whose sign-offs the approval
+    policy requires from different people (`different_people`: Legal, PR, Executive). Another admin
+    grants it, or whoever runs the server through the command line (the system actor). The refused
+    attempt is audited (`user.self_grant_refused`) and nothing else changes."""
     require(actor, Action.manage_users)
     role = parse_role(role) if isinstance(role, str) else role
+    if role.value in load_policy().different_people and actor.email == email.strip().lower():
+        _refuse_self_grant(engine, actor=actor, role=role)
     with write_session(engine) as session:
         user = _get_user(session, email)
         before = _roles_of(session, user.id)
@@ -122,6 +131,19 @@ def grant_role(engine: Engine, *, actor: Actor, email: str, role: Role | str, ex
         record_audit(session, actor=actor.email, action="user.role_granted", entity_type="user",
                      entity_id=user.email, before={"roles": before},
                      after={"roles": sorted(before + [role.value]), "sessions_ended": ended})
+
+
+def _refuse_self_grant(engine: Engine, *, actor: Actor, role: Role) -> None:
+    with write_session(engine) as session:
+        user = _get_user(session, actor.email)
+        record_audit(session, actor=actor.email, action="user.self_grant_refused", entity_type="user",
+                     entity_id=user.email, before={"roles": _roles_of(session, user.id)},
+                     after={"refused_role": role.value})
+    raise PolicyRefused(
+        f"refused by the approval policy: you cannot grant yourself {role_label(role.value)}. "
+        f"{role_label(role.value)} sign-offs must come from a different person than other sign-offs, so an admin "
+        "does not hand themselves a signing role: another admin grants it (or whoever runs the server, with "
+        "`python -m breachdash users grant`). This attempt is recorded in the audit trail.")
 
 
 def revoke_role(engine: Engine, *, actor: Actor, email: str, role: Role | str, expected_version: int | None = None,
