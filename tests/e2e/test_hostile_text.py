@@ -95,6 +95,8 @@ INVENTORY: tuple[TextField, ...] = (
     TextField("communications.py", "Comment", "sign-off comment", "PR, Legal, Executive (required signers)", 10_000,
               "comment"),
     TextField("communications.py", "Name", "phase name", "PR, Legal", 200, "name"),
+    TextField("communications.py", "Why change who must sign (shown to the second person)",
+              "approver change reason", "PR, Legal", 2_000, "reason"),
     # Outreach
     TextField("outreach.py", "Pseudonymous customer id", "customer lookup id", "PR", 128, "customer_id"),
     TextField("outreach.py", "Region (ISO 3166, optional)", "outreach region", "PR", 10, "region"),
@@ -136,6 +138,9 @@ EXCLUSIONS: dict[tuple[str, str], str] = {
     # must be picked in the grid's date editor on the canvas; not driven here. (The note's limit,
     # 500 characters, is enforced by InquiryDayIn; its CSV import path has integration tests.)
     **{("inquiry note (table)", payload): "see above" for payload in PAYLOADS},
+    # Stored only with a proposal to change who must sign, which this journey does not make (the roles
+    # stay as they are); tests/e2e/test_trust_journeys.py drives a proposal in Chromium.
+    **{("approver change reason", payload): "see above" for payload in PAYLOADS},
     # Codes and addresses only: the services refuse anything but a key pattern, region codes or an
     # http(s) address without spaces (unit tests cover the refusals); the free text beside them (the
     # population's label, the source's quote) gets every payload, with valid codes here.
