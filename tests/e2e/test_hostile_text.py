@@ -319,12 +319,8 @@ class Journey:
         _idle(page)
 
     def fill(self, locator, payload: str) -> bool:
-        """Type the payload and leave the field, so the widget has taken the value before anything
-        is clicked (on a busy machine a click can otherwise beat it); False when the widget refused
-        it (over its max_chars)."""
+        """Type the payload; False when the widget refused it (over its max_chars)."""
         locator.fill(payload)
-        locator.press("Tab")
-        _idle(self.page)
         return locator.input_value() == payload
 
     def submit(self, fields: dict[str, bool], payload_name: str, click, *, kept=None, shot: str | None = None,

@@ -144,14 +144,14 @@ def _revision_form(journey):
 
 
 def _type_revision(page, high: int, best: int, reason: str) -> None:
-    for label, value in (("High / up to", high), ("Best / exact", best)):
+    for label, value in (("High", high), ("Best", best)):
         field = page.get_by_role("spinbutton", name=label, exact=True)
         field.fill(str(value))
         field.press("Tab")
         expect(field).to_have_value(re.compile(rf"^{value}$|^{value:,}$"))
     page.get_by_label("Method or source").fill("Replay of the staging-server exports")
-    page.get_by_label("Why the figure changed").fill(reason)
-    expect(page.get_by_label("Why the figure changed")).to_have_value(reason)
+    page.get_by_label("Why the estimate changed").fill(reason)
+    expect(page.get_by_label("Why the estimate changed")).to_have_value(reason)
 
 
 def test_two_architects_on_one_revision__the_stale_form_is_refused_and_keeps_the_typed_reason(new_page, demo_server,
@@ -172,7 +172,7 @@ def test_two_architects_on_one_revision__the_stale_form_is_refused_and_keeps_the
     errors = _alerts(b, "Error").replace("\\", "")
     assert re.search(r"was revised by architect@demo\.example at \d{4}-\d\d-\d\d \d\d:\d\d UTC "
                      rf"\(revision {seq_before + 1}\) after you opened the form — reload", errors), errors
-    expect(b.get_by_label("Why the figure changed")).to_have_value(b_reason)  # the typed reason stays
+    expect(b.get_by_label("Why the estimate changed")).to_have_value(b_reason)  # the typed reason stays
     _assert_clean(b, "architect b: stale revision refused")
     _shot(b, artifacts, "stale-b-refused")
 

@@ -655,7 +655,11 @@ def test_file_importer__imports_whole_and_correct_or_changes_nothing(databases, 
     if files == "valid":
         assert ran["refused"] == 0
     else:
-        assert ran["refused"] > ran["imported"] > 0  # both outcomes were exercised
+        # Every case above was checked either way. Since ids that look like direct identifiers and
+        # NUL anywhere are refused (issue 19.7), this derandomized run's hostile affected-customer
+        # files are all refused; the valid files exercise the import side.
+        assert ran["refused"] > ran["imported"]
+        report(f"fuzz cases imported: {importer}, {files} files ({backend})", ran["imported"])
 
 
 # ------------------------------------------------------------------ incident JSON
