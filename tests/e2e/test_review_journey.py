@@ -17,8 +17,6 @@ def _new_session(page):
     return page.context.browser.new_context(viewport={"width": 1400, "height": 1800}).new_page()
 
 
-@pytest.mark.xfail(reason="fails since this session's merges (the phase move's confirmation is not found); "
-                          "left for issue 16's review rework — see the closing note", strict=False)
 def test_executive_review_lists_the_revision_and_the_phase_move_and_the_briefing_downloads(
         page, demo_server, artifacts, tmp_path):
     _sign_in(page, demo_server.url, "ceo@demo.example", "demo-executive")
@@ -53,12 +51,17 @@ def test_executive_review_lists_the_revision_and_the_phase_move_and_the_briefing
     expect(pr.get_by_text("Remediation update is now drafting").first).to_be_visible(timeout=TIMEOUT)
     pr.context.close()
 
-    # A new browser session of the executive's (the review itself is in the database).
-    _sign_in(page, demo_server.url, "ceo@demo.example", "demo-executive")
+    # A fresh load of the executive's (the review itself is in the database; the session survives
+    # a reload, so sign in only if asked).
+    page.goto(demo_server.url)
+    email = page.get_by_role("textbox", name="Email")
+    expect(email.or_(page.get_by_role("heading", name="Loyalty database breach"))).to_be_visible(timeout=TIMEOUT)
+    if email.is_visible():
+        _sign_in(page, demo_server.url, "ceo@demo.example", "demo-executive")
     expect(page.get_by_role("heading", name="Loyalty database breach")).to_be_visible(timeout=TIMEOUT)
-    since = page.get_by_text(re.compile(r"Estimate revised \(revision \d+"))
+    since = page.get_by_text(re.compile(r"All affected revised \(revision \d+"))
     expect(since.first).to_be_visible(timeout=TIMEOUT)
-    expect(page.get_by_text(re.compile(re.escape(f"{before:,} → {before + 54_321:,}"))).first).to_be_visible()
+    expect(since.first).to_contain_text(f"{before + 54_321:,}")
     expect(page.get_by_text("Remediation update: not started → drafting").first).to_be_visible()
     page.get_by_text("Since the last review", exact=True).scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "review-2-since-last-review.png"), full_page=True)
