@@ -199,6 +199,16 @@ def timeline_frame(
     )
 
 
+def _milestone_events(session: Session, incident_id: int, as_known_at: datetime) -> list[TimelineEvent]:
+    """The milestone events recorded by `as_known_at`, in recording order (the last one for a
+    milestone is what was known of it then)."""
+    return list(session.exec(
+        select(TimelineEvent).where(TimelineEvent.incident_id == incident_id,
+                                    TimelineEvent.origin_type == "milestone",
+                                    TimelineEvent.recorded_at <= as_utc(as_known_at))
+        .order_by(col(TimelineEvent.recorded_at), col(TimelineEvent.id))).all())
+
+
 def milestones_as_known_at(
     engine: Engine, *, actor: Actor | None, incident_id: int, as_known_at: datetime | None = None
 ) -> dict[str, datetime | None]:
@@ -213,11 +223,7 @@ def milestones_as_known_at(
             if incident is None:
                 raise NotFound(f"No incident with id {incident_id}.")
             return {field: getattr(incident, field) for field in MILESTONE_FIELDS}
-        events = session.exec(
-            select(TimelineEvent).where(TimelineEvent.incident_id == incident_id,
-                                        TimelineEvent.origin_type == "milestone",
-                                        TimelineEvent.recorded_at <= as_utc(as_known_at))
-            .order_by(col(TimelineEvent.recorded_at), col(TimelineEvent.id))).all()
+        events = _milestone_events(session, incident_id, as_known_at)
     known: dict[str, datetime | None] = {field: None for field in MILESTONE_FIELDS}
     for event in events:
         known[event.origin_ref] = event.occurred_at
@@ -236,11 +242,7 @@ def milestone_precisions_as_known_at(
             if incident is None:
                 raise NotFound(f"No incident with id {incident_id}.")
             return dict(incident.milestone_precisions or {})
-        events = session.exec(
-            select(TimelineEvent).where(TimelineEvent.incident_id == incident_id,
-                                        TimelineEvent.origin_type == "milestone",
-                                        TimelineEvent.recorded_at <= as_utc(as_known_at))
-            .order_by(col(TimelineEvent.recorded_at), col(TimelineEvent.id))).all()
+        events = _milestone_events(session, incident_id, as_known_at)
     known: dict[str, str] = {}
     for event in events:
         known[event.origin_ref] = event.occurred_precision
