@@ -186,6 +186,12 @@ OUTAGE_MESSAGE = "The database is unreachable — retrying every {seconds:g} s"
 _DATABASE_ERRORS = (SQLAlchemyError, DatabaseUnreachable)
 
 
+class _OutageInFragment(BaseException):
+    """A database error inside a live fragment drawn as part of a full run. Streamlit's fragment
+    wrapper catches every `Exception` (logging a traceback and drawing an error box), so the
+    error crosses it as a BaseException and `outage_guard` takes it like any other."""
+
+
 @contextmanager
 def outage_guard() -> Iterator[None]:
     """app.py runs everything inside this. A database error anywhere in the run (the engine, the
@@ -195,9 +201,10 @@ def outage_guard() -> Iterator[None]:
     token = _in_outage_guard.set(True)
     try:
         yield
-    except _DATABASE_ERRORS as exc:
+    except (*_DATABASE_ERRORS, _OutageInFragment) as exc:
+        cause = exc.__cause__ if isinstance(exc, _OutageInFragment) else exc
         _log.warning("database error, page shows the outage message and retries: %s",
-                     exc.__class__.__name__)
+                     cause.__class__.__name__)
         _show_outage()
     finally:
         _in_outage_guard.reset(token)
@@ -238,9 +245,9 @@ def live_fragment(*, run_every):
         def guarded(*args, **kwargs):
             try:
                 return body(*args, **kwargs)
-            except _DATABASE_ERRORS:
+            except _DATABASE_ERRORS as exc:
                 if _in_outage_guard.get():  # part of a full run: the guard takes it
-                    raise
+                    raise _OutageInFragment() from exc
                 st.rerun(scope="app")
         return st.fragment(run_every=run_every)(guarded)
     return decorate
