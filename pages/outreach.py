@@ -8,6 +8,7 @@ from breachdash.auth.rules import Action
 from breachdash.comms.service import phase_progress
 from breachdash.display import count, escape_markdown, local_time
 from breachdash.errors import BreachdashError
+from breachdash.importers.common import IDS_OVERRIDE_LABEL
 from breachdash.importers.delivery import import_delivery_report
 from breachdash.outreach.rules import OUTREACH_CHANNELS
 from breachdash.outreach.service import (
@@ -237,12 +238,15 @@ with import_tab:
                    "files: python -m breachdash import-outreach FILE --incident SLUG")
         with st.form("import_delivery", clear_on_submit=True):
             upload = st.file_uploader("Delivery-status report", type=["csv", "parquet"], key="delivery_file")
+            pseudonymous = st.checkbox(IDS_OVERRIDE_LABEL, key="delivery_ids_pseudonymous",
+                                       help="Only if you know they are: the override is recorded in the audit log.")
             start_import = st.form_submit_button("Import report", type="primary")
         if start_import and upload is None:
             st.warning("Choose a file first.")
         elif start_import:
             ui.import_upload(upload, lambda path, progress: import_delivery_report(
-                ctx.engine, actor=ctx.actor, incident_id=incident.id, path=path, progress=progress),
+                ctx.engine, actor=ctx.actor, incident_id=incident.id, path=path, progress=progress,
+                ids_are_pseudonymous=pseudonymous),
                 lambda summary: f"Imported {summary.file_name}: {summary.describe()}.")
 
         st.markdown("**Enter counts by hand** (channels without per-customer reports: web notice, press release, "

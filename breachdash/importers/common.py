@@ -418,8 +418,10 @@ def identifier_kind_sql(column: str) -> str:
 
 
 IDENTIFIER_MESSAGE = "looks like {kind} — ids must be pseudonymous"
+IDS_OVERRIDE_LABEL = "These ids are pseudonymous (they only look like emails, phone numbers, SSNs or card numbers)"
 OVERRIDE_HINT = ("if these ids are pseudonymous and only look like direct identifiers, import again saying so "
-                 "(--ids-are-pseudonymous on the command line; the override is recorded in the audit log)")
+                 f"(tick “{IDS_OVERRIDE_LABEL}” on the page, or --ids-are-pseudonymous on the command line; "
+                 "the override is recorded in the audit log)")
 NUL_MESSAGE = "contains a NUL character"
 
 

@@ -23,7 +23,7 @@ from breachdash.importers.affected import (
     apply_affected_import,
     propose_affected_import,
 )
-from breachdash.importers.common import scratch_directory
+from breachdash.importers.common import IDS_OVERRIDE_LABEL, scratch_directory
 from breachdash.scope.models import DEFAULT_POPULATION
 from breachdash.scope.service import populations_frame
 
@@ -54,13 +54,15 @@ def import_section(engine: Engine, *, actor: Actor, incident_id: int) -> None:
                                     key="import_population")
         mode = right.radio("This file is", list(MODE_WORDS), format_func=MODE_WORDS.get, key="import_mode")
         reason = st.text_input("Why (shown in the history)", max_chars=10_000, key="import_reason")
+        pseudonymous = st.checkbox(IDS_OVERRIDE_LABEL, key="import_ids_pseudonymous",
+                                   help="Only if you know they are: the override is recorded in the audit log.")
         start = st.form_submit_button("Import", type="primary")
     if start and upload is None:
         st.warning("Choose a file first.")
     elif start:
         propose_upload(upload, lambda path, progress: propose_affected_import(
             engine, actor=actor, incident_id=incident_id, path=path, population=population, mode=mode,
-            reason=reason, progress=progress), show_error=ui.show_error)
+            reason=reason, progress=progress, ids_are_pseudonymous=pseudonymous), show_error=ui.show_error)
     show_pending(lambda proposal: apply_affected_import(engine, actor=actor, proposal=proposal,
                                                         based_on_seq=proposal.based_on_seq))
 

@@ -89,3 +89,40 @@ def test_million_customer_file_imports_in_the_browser_with_progress(page, demo_s
     expect(regions).to_contain_text(f"{top_region} — ")
     expect(regions).to_contain_text(f"{top_count:,}")  # the grid exposes the cell values
     page.screenshot(path=str(artifacts / "e2e-scope-import-exposure.png"), full_page=True)
+
+
+def test_ids_that_look_like_emails_are_refused_until_the_architect_says_they_are_pseudonymous(
+        page, demo_server, artifacts, tmp_path):
+    """Issue 19.7 in the page: the refusal names the row and the reason and says how to override;
+    the override is a tick box in the same form, and recording says so in the audit log."""
+    path = tmp_path / "ids-1.csv"
+    path.write_text("customer_id,region,segment,system,data_types\n"
+                    + "".join(f"member{i}@loyalty.invalid,US-TX,retail,crm,name;email\n" for i in range(3)),
+                    encoding="utf-8")
+    _sign_in(page, demo_server.url, "architect@demo.example", "demo-architect")
+    expect(page.get_by_role("heading", name="Loyalty database breach")).to_be_visible(timeout=TIMEOUT)
+    _open_scope(page, demo_server.url)
+    page.get_by_role("tab", name="Import customer file").click()
+    override = page.get_by_role("checkbox", name="These ids are pseudonymous")
+
+    page.locator("input[type=file]").set_input_files(str(path))
+    expect(page.get_by_text("ids-1.csv").first).to_be_visible(timeout=TIMEOUT)
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_text("looks like an email address").first).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_text("the override is recorded in the audit log").first).to_be_visible(timeout=TIMEOUT)
+    page.screenshot(path=str(artifacts / "e2e-scope-import-identifier-refused.png"), full_page=True)
+    expect(page.get_by_test_id("stDialog")).to_have_count(0)
+
+    again = tmp_path / "ids-2.csv"  # a new name (short, so shown whole): the browser sends a change
+    again.write_bytes(path.read_bytes())
+    page.locator("input[type=file]").set_input_files(str(again))
+    expect(page.get_by_text("ids-2.csv").first).to_be_visible(timeout=TIMEOUT)
+    page.get_by_test_id("stCheckbox").filter(has_text="These ids are pseudonymous").locator("label").click()
+    expect(override).to_be_checked()
+    page.get_by_role("button", name="Import").click()
+    dialog = page.get_by_test_id("stDialog")
+    expect(dialog.get_by_text("This file would change").first).to_be_visible(timeout=TIMEOUT)
+    expect(dialog.get_by_text("The ids were declared pseudonymous").first).to_be_visible(timeout=TIMEOUT)
+    page.screenshot(path=str(artifacts / "e2e-scope-import-identifier-override.png"), full_page=True)
+    dialog.get_by_role("button", name="Discard").click()
+    expect(dialog).to_have_count(0, timeout=TIMEOUT)
