@@ -1,7 +1,7 @@
 """Optimistic concurrency for editable records (those with version/updated_at/updated_by)."""
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import update
@@ -11,9 +11,13 @@ from breachdash.common import utcnow
 from breachdash.errors import NotFound, StaleUpdate
 
 
+def changed_at(moment: datetime) -> str:
+    """When someone else's change happened, as every "changed by X at T — reload" message says it."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def stale_message(row: Any) -> str:
-    when = row.updated_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return f"This record was changed by {row.updated_by} at {when} — reload to see it before editing."
+    return f"This record was changed by {row.updated_by} at {changed_at(row.updated_at)} — reload to see it before editing."
 
 
 def apply_versioned_update(

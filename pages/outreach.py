@@ -18,6 +18,7 @@ from breachdash.outreach.service import (
     delivery_reports_frame,
     funnel_frame,
     inquiry_frame,
+    inquiry_versions,
     outreach_cells,
     outreach_over_time,
     parse_inquiry_csv,
@@ -195,17 +196,21 @@ with inquiry_tab:
     if ui.can(ctx.actor, Action.record_outreach):
         st.caption("One row per day. Calls and mailbox messages received; call capacity is what the call centre can "
                    "answer that day.")
+        shown_versions = ui.version_seen(f"inquiry_days:{incident.id}", inquiry_versions(days))
         edited = st.data_editor(
             days, num_rows="dynamic", hide_index=True, key="inquiry_editor",
-            column_config={"day": st.column_config.DateColumn("Day", required=True),
+            column_config={"version": None,
+                           "day": st.column_config.DateColumn("Day", required=True),
                            "calls": st.column_config.NumberColumn("Calls", min_value=0, step=1),
                            "mailbox": st.column_config.NumberColumn("Mailbox", min_value=0, step=1),
                            "call_capacity": st.column_config.NumberColumn("Call capacity", min_value=0, step=1),
                            "note": st.column_config.TextColumn("Note", max_chars=500)})
         if st.button("Save inquiry volumes", key="save_inquiries"):
-            rows = [{k: v for k, v in row.items() if not (v is None or (not isinstance(v, str) and pd.isna(v)))}
+            rows = [{k: v for k, v in row.items()
+                     if k != "version" and not (v is None or (not isinstance(v, str) and pd.isna(v)))}
                     for row in edited.to_dict("records")]
-            ui.run_action(lambda: save_inquiry_days(ctx.engine, actor=ctx.actor, incident_id=incident.id, rows=rows),
+            ui.run_action(lambda: save_inquiry_days(ctx.engine, actor=ctx.actor, incident_id=incident.id, rows=rows,
+                                                    shown_versions=shown_versions),
                           lambda changed: f"Saved inquiry volumes ({changed} days changed).")
         with st.form("inquiry_upload", clear_on_submit=True):
             inquiry_file = st.file_uploader("Or import a CSV (day, calls, mailbox, call_capacity, note)", type=["csv"],

@@ -62,7 +62,7 @@ from breachdash.scope.rules import figure_of
 from breachdash.scope.service import scope_snapshot
 from breachdash.timeline.models import EventKind
 from breachdash.timeline.service import log_event
-from breachdash.versioning import apply_versioned_update, stale_message
+from breachdash.versioning import apply_versioned_update, changed_at, stale_message
 
 MAX_MESSAGE_CHARS = 200_000
 MAX_CONTACT_LINE_CHARS = 500
@@ -199,10 +199,6 @@ def _alignment_done(session: Session, incident_id: int) -> bool:
     return status in (PhaseStatus.approved, PhaseStatus.sent, PhaseStatus.done)
 
 
-def _when(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
 def save_message(
     engine: Engine, *, actor: Actor, phase_id: int, subject: str, body: str, base_number: int | None
 ) -> MessageVersion:
@@ -230,7 +226,7 @@ def save_message(
             started = f"version {base_number}" if base_number else "no saved version"
             if previous is None:
                 raise StaleUpdate(f"Version {base_number} you started from no longer exists — reload.")
-            raise StaleUpdate(f"The message was changed by {previous.created_by} at {_when(previous.created_at)} "
+            raise StaleUpdate(f"The message was changed by {previous.created_by} at {changed_at(previous.created_at)} "
                               f"(version {previous.number}; you started from {started}) — reload to see it. "
                               "Your text was not saved and is kept.")
         facts = message_facts(session, phase.incident_id)
@@ -284,7 +280,8 @@ def _record_sign_off(
         phase = _phase(session, version.phase_id)
         latest = _latest_version(session, phase)
         if latest.id != version.id:
-            raise Conflict(f"Version {version.number} was superseded by version {latest.number}; review the new text.")
+            raise Conflict(f"Version {version.number} was superseded by version {latest.number}, saved by "
+                           f"{latest.created_by} at {changed_at(latest.created_at)} — reload and review the new text.")
         if expected_sha256 is not None and expected_sha256 != version.content_sha256:
             raise Conflict("The text changed since you read it; reload before signing.")
         if role.value not in required_roles(phase):
@@ -695,7 +692,8 @@ def _open_change(session: Session, change_id: int) -> tuple[ApproverChange, Comm
     if change is None:
         raise NotFound(f"No proposed approver change with id {change_id}.")
     if change.status != ApproverChangeStatus.pending.value:
-        raise Conflict(f"This change was already {change.status} by {change.decided_by}.")
+        raise Conflict(f"This change was already {change.status} by {change.decided_by} at "
+                       f"{changed_at(change.decided_at)} — reload.")
     return change, _phase(session, change.phase_id)
 
 
@@ -717,7 +715,7 @@ def approve_approver_change(engine: Engine, *, actor: Actor, change_id: int) -> 
             raise PolicyRefused(problem)
         if list(phase.required_roles) != list(change.from_roles):
             raise StaleUpdate(f"Who must sign {phase.name} was changed by {phase.updated_by} at "
-                              f"{_when(phase.updated_at)} since this was proposed — reload, and reject this change.")
+                              f"{changed_at(phase.updated_at)} since this was proposed — reload, and reject this change.")
         phase = apply_versioned_update(session, CommsPhase, row_id=phase.id, expected_version=phase.version,
                                        changes={"required_roles": list(change.to_roles)}, actor_email=actor.email)
         _decide(session, actor=actor, change=change, phase=phase, status=ApproverChangeStatus.approved)

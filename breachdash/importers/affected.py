@@ -22,7 +22,6 @@ from sqlmodel import col, select
 
 from breachdash.audit.service import record_audit
 from breachdash.auth.rules import Action, Actor, require
-from breachdash.common import as_utc
 from breachdash.db import read_session, write_session
 from breachdash.display import signed
 from breachdash.errors import BreachdashError, Conflict, InvalidInput, NotFound, StaleUpdate
@@ -64,6 +63,7 @@ from breachdash.scope.models import (
 )
 from breachdash.scope.rules import Figure, figure_of, revision_problems
 from breachdash.scope.service import add_revision, lock_incident
+from breachdash.versioning import changed_at
 
 REQUIRED = ["customer_id", "region", "data_types"]
 OPTIONAL = ["segment", "system"]
@@ -788,11 +788,10 @@ def _stale(proposal: AffectedProposal, latest: ScopeRevision | None, seen: int) 
     if latest is None or latest.seq == proposal.based_on_seq:
         return StaleUpdate(f"This proposal was computed against revision {proposal.based_on_seq} of "
                            f"{proposal.population_label}, not revision {seen} that you saw; nothing was recorded. "
-                           "Import the file again.")
-    when = as_utc(latest.recorded_at).strftime("%Y-%m-%d %H:%M UTC")
-    return StaleUpdate(f"{proposal.population_label} was revised by {latest.recorded_by} at {when} (revision "
-                       f"{latest.seq}) after this file was analysed; nothing was recorded. Import the file again "
-                       "to see what it would change now.")
+                           "Reload and import the file again.")
+    return StaleUpdate(f"{proposal.population_label} was revised by {latest.recorded_by} at "
+                       f"{changed_at(latest.recorded_at)} (revision {latest.seq}) after this file was analysed; "
+                       "nothing was recorded. Reload and import the file again to see what it would change now.")
 
 
 def import_affected_file(

@@ -38,7 +38,7 @@ from breachdash.reference import data_types
 from breachdash.scope.rules import Figure, add_figures, figure_of
 from breachdash.timeline.models import EventKind
 from breachdash.timeline.service import log_event
-from breachdash.versioning import apply_versioned_update
+from breachdash.versioning import apply_versioned_update, changed_at
 
 
 class ObligationCreate(BaseModel):
@@ -102,6 +102,10 @@ def file_obligation(
             corrected = session.get(ObligationFiling, corrects_id)
             if corrected is None or corrected.obligation_id != obligation_id:
                 raise InvalidInput.single("corrects_id", "is not a filing of this obligation")
+            later = session.exec(select(ObligationFiling).where(ObligationFiling.corrects_id == corrects_id)).first()
+            if later is not None:
+                raise Conflict(f"Filing #{corrects_id} was already corrected by {later.filed_by} at "
+                               f"{changed_at(later.recorded_at)} (filing #{later.id}) — reload and correct that one.")
         filing = ObligationFiling(obligation_id=obligation_id, filed_at=as_utc(filed_at), filed_by=actor.email,
                                   reference=reference.strip(), note=note, corrects_id=corrects_id)
         session.add(filing)

@@ -24,7 +24,7 @@ from breachdash.auth.rules import Action, Actor, may, require, require_signed_in
 from breachdash.comms.models import Channel, CommsPhase
 from breachdash.common import spreadsheet_safe
 from breachdash.db import read_session, write_session
-from breachdash.errors import InvalidInput, NotFound, validate_input
+from breachdash.errors import InvalidInput, NotFound, StaleUpdate, validate_input
 from breachdash.importers.common import duckdb_workspace, scratch_directory
 from breachdash.outreach.models import (
     OUTREACH_MEASURES,
@@ -53,7 +53,7 @@ from breachdash.scope.models import ScopeRevision
 from breachdash.scope.service import scope_snapshot
 from breachdash.timeline.models import EventKind
 from breachdash.timeline.service import log_event
-from breachdash.versioning import apply_versioned_update
+from breachdash.versioning import apply_versioned_update, stale_message
 
 
 class OutreachCountsIn(BaseModel):
@@ -450,9 +450,15 @@ class InquiryDayIn(BaseModel):
 MAX_INQUIRY_ROWS = 1000
 
 
-def save_inquiry_days(engine: Engine, *, actor: Actor, incident_id: int, rows: list[dict]) -> int:
+def save_inquiry_days(engine: Engine, *, actor: Actor, incident_id: int, rows: list[dict],
+                      shown_versions: dict[date, int] | None = None) -> int:
     """Create or replace days of inquiry volumes; all rows are checked first (all or nothing).
-    Returns how many days changed."""
+    Returns how many days changed.
+
+    `shown_versions` is each day's version as the person was shown it in the table they edited
+    (`inquiry_versions`); a day they would change that someone else saved meanwhile is refused
+    with who and when, nothing written. None for a file import, which replaces the days it
+    names by design."""
     require(actor, Action.record_outreach)
     if len(rows) > MAX_INQUIRY_ROWS:
         raise InvalidInput.single("rows", f"{len(rows):,} rows; at most {MAX_INQUIRY_ROWS:,} days at a time")
@@ -472,9 +478,14 @@ def save_inquiry_days(engine: Engine, *, actor: Actor, incident_id: int, rows: l
     changed = 0
     with write_session(engine) as session:
         existing = {d.day: d for d in session.exec(select(InquiryDay).where(InquiryDay.incident_id == incident_id)).all()}
-        for item in parsed:
+        changes = [(item, existing.get(item.day)) for item in parsed]
+        if shown_versions is not None:
+            for item, current in changes:
+                if current is not None and shown_versions.get(item.day) != current.version and any(
+                        getattr(current, k) != v for k, v in item.model_dump(exclude={"day"}).items()):
+                    raise StaleUpdate(f"Inquiry volumes of {item.day:%d %b %Y}: {stale_message(current)}")
+        for item, current in changes:
             values = item.model_dump(exclude={"day"})
-            current = existing.get(item.day)
             if current is None:
                 session.add(InquiryDay(incident_id=incident_id, day=item.day, updated_by=actor.email, **values))
             elif any(getattr(current, k) != v for k, v in values.items()):
@@ -520,5 +531,10 @@ def inquiry_frame(engine: Engine, *, actor: Actor | None, incident_id: int) -> p
         days = session.exec(select(InquiryDay).where(InquiryDay.incident_id == incident_id)
                             .order_by(col(InquiryDay.day))).all()
     return pd.DataFrame([{"day": d.day, "calls": d.calls, "mailbox": d.mailbox, "call_capacity": d.call_capacity,
-                          "note": d.note} for d in days],
-                        columns=["day", "calls", "mailbox", "call_capacity", "note"])
+                          "note": d.note, "version": d.version} for d in days],
+                        columns=["day", "calls", "mailbox", "call_capacity", "note", "version"])
+
+
+def inquiry_versions(days: pd.DataFrame) -> dict[date, int]:
+    """Each shown day's version (from `inquiry_frame`), to pass back as `shown_versions`."""
+    return {day: int(version) for day, version in zip(days["day"], days["version"])}

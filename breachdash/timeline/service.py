@@ -15,6 +15,7 @@ from breachdash.errors import validate_input, Conflict, InvalidInput, NotFound
 from breachdash.incidents.models import Incident, TimePrecision
 from breachdash.timeline.rules import earliest_moment
 from breachdash.timeline.models import EventKind, TimelineEvent, TimelineEventCreate
+from breachdash.versioning import changed_at
 
 
 def log_event(
@@ -115,10 +116,12 @@ def _editable_event(session: Session, event_id: int) -> TimelineEvent:
         raise Conflict(f"Event #{event_id} was written automatically ({event.origin_type}); "
                        "correct the record it comes from instead.")
     if event.retracted_at is not None:
-        raise Conflict(f"Event #{event_id} was retracted by {event.retracted_by}; it cannot change any more.")
-    successor = session.exec(select(TimelineEvent.id).where(TimelineEvent.supersedes_id == event_id)).first()
+        raise Conflict(f"Event #{event_id} was retracted by {event.retracted_by} at {changed_at(event.retracted_at)}; "
+                       "it cannot change any more — reload.")
+    successor = session.exec(select(TimelineEvent).where(TimelineEvent.supersedes_id == event_id)).first()
     if successor is not None:
-        raise Conflict(f"Event #{event_id} was already corrected by event #{successor}; reload and correct that one.")
+        raise Conflict(f"Event #{event_id} was already corrected by {successor.recorded_by} at "
+                       f"{changed_at(successor.recorded_at)} (event #{successor.id}) — reload and correct that one.")
     return event
 
 

@@ -11,7 +11,7 @@ import logging
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, TypeVar
 
 import streamlit as st
 from sqlalchemy.engine import Engine
@@ -381,9 +381,10 @@ def show_flash() -> None:
 
 
 _SEEN_KEY = "breachdash_versions_seen"
+_Version = TypeVar("_Version")  # a version number, or a record's versions as shown (a dict)
 
 
-def version_seen(key: str, current: int) -> int:
+def version_seen(key: str, current: _Version) -> _Version:
     """The version of a record this browser session was shown on its previous run — the one a
     form or button used now was filled in against — and remember `current` for the next run.
     Pass it as `expected_version`: a record someone else changed meanwhile (in this server or in

@@ -17,7 +17,7 @@ import pytest
 from breachdash.audit.service import verify_chain
 from breachdash.auth.models import Role
 from breachdash.auth.rules import system_actor
-from breachdash.errors import Conflict, InvalidInput, PermissionDenied
+from breachdash.errors import Conflict, InvalidInput, PermissionDenied, StaleUpdate
 from breachdash.importers.affected import import_affected_file
 from breachdash.importers.delivery import import_delivery_report
 from breachdash.incidents.service import find_incident
@@ -343,3 +343,25 @@ def test_killed_import__leaves_nothing_partial_and_a_retry_succeeds(databases, b
     assert summary.customers == 150_000
     assert _report_counts(engine, incident) == expected_counts(independent_states([path]))
     engine.dispose()
+
+
+def test_inquiry_days__a_day_changed_since_it_was_shown_is_refused_and_nothing_written(demo_engine):
+    """Issue 19.2: two PR people edit the inquiry table; the second save, from a stale table,
+    names who changed the day and when, and writes nothing (not even its other days)."""
+    incident = find_incident(demo_engine, DEMO_SLUG)
+    outreach.save_inquiry_days(demo_engine, actor=PR, incident_id=incident.id,
+                               rows=[{"day": "2026-11-06", "calls": 100}, {"day": "2026-11-07", "calls": 200}])
+    shown = outreach.inquiry_versions(outreach.inquiry_frame(demo_engine, actor=PR, incident_id=incident.id))
+    other = actor_with(Role.pr, email="other-pr@x.example")
+    outreach.save_inquiry_days(demo_engine, actor=other, incident_id=incident.id,
+                               rows=[{"day": "2026-11-06", "calls": 150}], shown_versions=shown)
+    before = database_dump(demo_engine)
+    with pytest.raises(StaleUpdate, match=r"06 Nov 2026: This record was changed by other-pr@x.example at .* reload"):
+        outreach.save_inquiry_days(demo_engine, actor=PR, incident_id=incident.id, shown_versions=shown,
+                                   rows=[{"day": "2026-11-06", "calls": 120}, {"day": "2026-11-08", "calls": 5}])
+    assert database_dump(demo_engine) == before
+    # A row the person left as the other person saved it is no overwrite; a file import replaces by design.
+    assert outreach.save_inquiry_days(demo_engine, actor=PR, incident_id=incident.id, shown_versions=shown,
+                                      rows=[{"day": "2026-11-06", "calls": 150}, {"day": "2026-11-08", "calls": 5}]) == 1
+    assert outreach.save_inquiry_days(demo_engine, actor=PR, incident_id=incident.id,
+                                      rows=[{"day": "2026-11-06", "calls": 170}]) == 1
