@@ -243,10 +243,20 @@ def _export_customers(connection: duckdb.DuckDBPyConnection, source: str | None,
                f"arg_min(coalesce(trim(segment), ''), rowid) AS segment, count(*) AS listed, {_CUSTOMER_LISTS} "
                "FROM rows GROUP BY 1")
         params = []
-    else:  # the ids are distinct: min() only settles ids that differ by surrounding spaces
-        sql = (f"SELECT trim(customer_id) AS customer_id, min(upper(trim(region))) AS region, "
-               f"min(coalesce(trim(segment), '')) AS segment, count(*) AS listed, {_CUSTOMER_LISTS} "
-               f"FROM {source} GROUP BY 1")
+    else:
+        # The first pass proved the trimmed ids distinct (as many distinct hashes as rows): each row
+        # is one customer, so no grouping. A file has few distinct data-types texts (the fast path
+        # allows at most MAX_GROUPS groups): each is normalised once, then joined, rather than
+        # splitting, trimming and sorting every row's list (3× the time of reading the file).
+        connection.execute(
+            f"CREATE OR REPLACE TEMP TABLE type_lists AS SELECT data_types AS raw, "
+            f"coalesce(list_sort({_ROW_TYPES}), []::VARCHAR[]) AS data_types "
+            f"FROM (SELECT DISTINCT data_types FROM {source})", [str(path)])
+        sql = ("SELECT trim(s.customer_id) AS customer_id, upper(trim(s.region)) AS region, "
+               "coalesce(trim(s.segment), '') AS segment, 1::BIGINT AS listed, "
+               "coalesce(t.data_types, []::VARCHAR[]) AS data_types, "
+               "CASE WHEN trim(s.system) <> '' THEN [trim(s.system)] ELSE []::VARCHAR[] END AS systems "
+               f"FROM {source} s LEFT JOIN type_lists t ON s.data_types IS NOT DISTINCT FROM t.raw")
         params = [str(path)]
     export_partitioned(connection, sql, directory, params)
 

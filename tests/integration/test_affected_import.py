@@ -429,3 +429,36 @@ def test_apply__unseen_complete_file_records_after_a_revision_meanwhile_but_a_ba
     assert apply_affected_import(engine, actor=ARCHITECT, proposal=complete).best == 1
     with pytest.raises(StaleUpdate, match="after this file was analysed"):
         apply_affected_import(engine, actor=ARCHITECT, proposal=batch)
+
+
+def test_customer_list_of_a_file_with_distinct_ids_is_what_grouping_by_id_would_give(tmp_path):
+    """The fast path (ids proved distinct) writes the kept customer list row by row, normalising
+    each distinct data-types text once; the slow path groups rows by id. Both must give the same
+    list: ids and regions trimmed (regions upper-cased), data types trimmed, de-duplicated, sorted
+    and without empties, systems trimmed, blanks dropped."""
+    import duckdb
+
+    from breachdash.importers.affected import analyse_affected_file
+
+    rows = ["customer_id,region,segment,system,data_types",
+            " c1 , us-ca ,  gold , crm ,name ; email;;name",
+            "c2,DE,,  ,phone",
+            "c3,FR,silver,,email",
+            "c4,GB, , billing , email;name ; phone"]
+    fast = tmp_path / "distinct.csv"
+    fast.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    slow = tmp_path / "repeated.csv"  # one id twice sends the file down the grouping path
+    slow.write_text("\n".join(rows + ["c3,FR,silver,,email"]) + "\n", encoding="utf-8")
+
+    def kept(path):
+        directory = tmp_path / f"{path.stem}-customers"
+        analyse_affected_file(path, sha256="", customers_dir=directory)
+        return sorted(duckdb.sql(f"SELECT customer_id, region, segment, data_types, systems FROM "
+                                 f"read_parquet('{directory}/**/*.parquet')").fetchall())
+
+    expected = [("c1", "US-CA", "gold", ["email", "name"], ["crm"]),
+                ("c2", "DE", "", ["phone"], []),
+                ("c3", "FR", "silver", ["email"], []),
+                ("c4", "GB", "", ["email", "name", "phone"], ["billing"])]
+    assert kept(fast) == expected
+    assert kept(slow) == expected
