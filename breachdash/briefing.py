@@ -142,27 +142,27 @@ def briefing_document(engine: Engine, *, actor: Actor, incident_id: int) -> Brie
 
 def to_markdown(doc: Briefing) -> bytes:
     from breachdash.config import export_marking
-    from breachdash.exports import _md
+    from breachdash.exports import markdown_cell
 
     zone, read_at, incident = doc.zone, doc.data.read_at, doc.data.incident
     marking = export_marking()
-    lines = [f"# Executive briefing: {_md(incident.title)}", ""] + ([f"**{_md(marking)}**", ""] if marking else []) + [
-        f"{_md(incident.company)} · produced {local_time(read_at, zone)} by {_md(doc.produced_by)} · "
+    lines = [f"# Executive briefing: {markdown_cell(incident.title)}", ""] + ([f"**{markdown_cell(marking)}**", ""] if marking else []) + [
+        f"{markdown_cell(incident.company)} · produced {local_time(read_at, zone)} by {markdown_cell(doc.produced_by)} · "
         f"times in {zone}", "", "## Decisions needed", ""]
-    lines += [f"- {_md(d)}" for d in doc.decisions] or ["- None."]
+    lines += [f"- {markdown_cell(d)}" for d in doc.decisions] or ["- None."]
     lines += ["", "## Where we stand", "", "| | figure | as of | detail |", "|---|---|---|---|"]
-    lines += [f"| {_md(f.label)} | **{_md(f.value)}** | {local_time(f.as_of, zone)} | {_md(f.note)} |" for f in doc.figures]
+    lines += [f"| {markdown_cell(f.label)} | **{markdown_cell(f.value)}** | {local_time(f.as_of, zone)} | {markdown_cell(f.note)} |" for f in doc.figures]
     lines += ["", "## Next deadlines", ""]
     if doc.deadlines.empty:
         lines.append("No deadline is running.")
     for row in doc.deadlines.itertuples():
         flag = f" (check: {row.flags})" if row.flags else ""
-        lines.append(f"- **{countdown(row.due_at, read_at)}** — {_md(row.rule_id)}: {_md(row.regime)} → "
-                     f"{_md(row.recipient_name)}, due {local_time(row.due_at, zone)}, {row.status}{_md(flag)}")
-    since = (f"since the review started {local_time(doc.review_started, zone)} by {_md(doc.review_by)}"
+        lines.append(f"- **{countdown(row.due_at, read_at)}** — {markdown_cell(row.rule_id)}: {markdown_cell(row.regime)} → "
+                     f"{markdown_cell(row.recipient_name)}, due {local_time(row.due_at, zone)}, {row.status}{markdown_cell(flag)}")
+    since = (f"since the review started {local_time(doc.review_started, zone)} by {markdown_cell(doc.review_by)}"
              if doc.review_started else "(no review started yet)")
     lines += ["", f"## What changed {since}", ""]
-    lines += [f"- {_md(c.text)}" for c in doc.changes] or ["- Nothing."]
+    lines += [f"- {markdown_cell(c.text)}" for c in doc.changes] or ["- Nothing."]
     lines += ["", f"_Every figure is from the live record as of {local_time(read_at, zone)}._", ""]
     return "\n".join(lines).encode("utf-8")
 
@@ -190,10 +190,10 @@ def _chart_images(doc: Briefing) -> list[bytes]:
 
 
 def to_pdf(doc: Briefing) -> bytes:
-    from breachdash.exports import _pdf_document
+    from breachdash.exports import pdf_document
 
     zone, read_at, incident = doc.zone, doc.data.read_at, doc.data.incident
-    document = _pdf_document(f"Executive briefing: {incident.title}",
+    document = pdf_document(f"Executive briefing: {incident.title}",
                              f"{incident.company} · produced {local_time(read_at, zone)} by {doc.produced_by} · "
                              f"times in {zone} · every figure from the live record, with its as-of time",
                              doc.produced_by)

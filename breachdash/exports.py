@@ -170,7 +170,7 @@ def to_json(doc: TimelineDocument) -> bytes:
     return (json.dumps(payload, ensure_ascii=False, indent=2, allow_nan=False) + "\n").encode("utf-8")
 
 
-def _md(text: object) -> str:
+def markdown_cell(text: object) -> str:
     """Table-cell text that Markdown renders literally: markup characters are escaped, and
     angle brackets become entities so no HTML survives."""
     value = str(text or "").replace("\\", "\\\\").replace("\r", " ").replace("\n", " ")
@@ -184,12 +184,12 @@ def to_markdown(doc: TimelineDocument) -> bytes:
     from breachdash.config import export_marking
 
     marking = export_marking()
-    lines = [f"# Incident timeline: {_md(doc.incident.title)}", ""] + ([f"**{_md(marking)}**", ""] if marking else []) + [
-             f"{_md(doc.incident.company)} · times in {doc.zone}",
-             f"Produced {local_time(doc.produced_at, doc.zone)} by {_md(doc.produced_by)}"
+    lines = [f"# Incident timeline: {markdown_cell(doc.incident.title)}", ""] + ([f"**{markdown_cell(marking)}**", ""] if marking else []) + [
+             f"{markdown_cell(doc.incident.company)} · times in {doc.zone}",
+             f"Produced {local_time(doc.produced_at, doc.zone)} by {markdown_cell(doc.produced_by)}"
              + (f" · **as known at {local_time(doc.as_known_at, doc.zone)}**" if doc.as_known_at else ""), "",
              "## Systems involved", ""]
-    lines += [f"- {_md(s)}" for s in doc.systems] or ["- none recorded"]
+    lines += [f"- {markdown_cell(s)}" for s in doc.systems] or ["- none recorded"]
     lines += ["", "## Milestones", "", "| milestone | when |", "|---|---|"]
     lines += [f"| {MILESTONE_NAMES[k]} | {moment(v, doc.precisions.get(k, 'exact'), doc.zone)} |"
               for k, v in doc.milestones.items()]
@@ -201,16 +201,16 @@ def to_markdown(doc: TimelineDocument) -> bytes:
     rows, updates = chronology_rows(doc)
     for row in rows:
         state = _state_text(row)
-        what = _md(row["title"]) + (f" — {_md(row['detail'])}" if row["detail"] else "")
-        lines.append(f"| {row['id']} | {row['happened']} | {row['kind']} | {what} | {_md(row['systems'])} | "
-                     f"{row['recorded']} | {_md(row['recorded_by'])} | {_md(state)} |")
+        what = markdown_cell(row["title"]) + (f" — {markdown_cell(row['detail'])}" if row["detail"] else "")
+        lines.append(f"| {row['id']} | {row['happened']} | {row['kind']} | {what} | {markdown_cell(row['systems'])} | "
+                     f"{row['recorded']} | {markdown_cell(row['recorded_by'])} | {markdown_cell(state)} |")
     if updates:
         lines += ["", "## Automatic obligation updates", "",
                   "Written by breachdash when a revision or milestone changed which notification rules apply; "
                   "each rule's reason is in the obligations register and in the CSV and JSON exports.", "",
                   "| # | happened | after | applies now | no longer applies |", "|---|---|---|---|---|"]
-        lines += [f"| {u.id} | {u.happened} | {_md(u.cause)} | {_md(', '.join(u.new)) or '—'} | "
-                  f"{_md(', '.join(u.gone)) or '—'} |" for u in updates]
+        lines += [f"| {u.id} | {u.happened} | {markdown_cell(u.cause)} | {markdown_cell(', '.join(u.new)) or '—'} | "
+                  f"{markdown_cell(', '.join(u.gone)) or '—'} |" for u in updates]
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
@@ -382,7 +382,7 @@ def _pdf_class():
     return MarkedPdf
 
 
-def _pdf_document(title: str, subtitle: str, author: str) -> _Pdf:
+def pdf_document(title: str, subtitle: str, author: str) -> _Pdf:
     from breachdash.config import export_marking
 
     pdf = _pdf_class()(orientation="landscape", format="A4")
@@ -410,7 +410,7 @@ def _pdf_document(title: str, subtitle: str, author: str) -> _Pdf:
 
 def to_pdf(doc: TimelineDocument, *, chart: bool = True) -> bytes:
     known = f" · as known at {local_time(doc.as_known_at, doc.zone)}" if doc.as_known_at else ""
-    document = _pdf_document(f"Incident timeline: {doc.incident.title}",
+    document = pdf_document(f"Incident timeline: {doc.incident.title}",
                              f"{doc.incident.company} · times in {doc.zone} · produced "
                              f"{local_time(doc.produced_at, doc.zone)} by {doc.produced_by}{known}", doc.produced_by)
     pdf, clean, heading, header_style = document.pdf, document.clean, document.heading, document.header_style
@@ -503,7 +503,7 @@ def export_obligations(engine: Engine, *, actor: Actor, incident_id: int, fmt: s
     if fmt != "pdf":
         raise InvalidInput.single("format", f"unknown format {fmt!r}; csv or pdf")
     zone = incident.display_timezone
-    document = _pdf_document(f"Obligations register: {incident.title}",
+    document = pdf_document(f"Obligations register: {incident.title}",
                              f"{incident.company} · times in {zone} · produced {local_time(produced_at, zone)} by "
                              f"{actor.email} · decided from the live record by data/notification_rules.csv "
                              "(not legal advice: check flagged rules against the source)", actor.email)

@@ -9,14 +9,7 @@ DATABASE_MODULES = ("sqlmodel", "sqlalchemy", "sqlite3", "psycopg", "breachdash.
 
 
 def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-    return names
+    return _imports_of(path.read_text(encoding="utf-8"))
 
 
 def test_library_does_not_import_streamlit_outside_its_ui_module():
@@ -43,3 +36,53 @@ def test_every_file_in_pages_is_a_registered_page_script():
 def test_user_text_is_never_rendered_as_html():
     for path in [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "breachdash").rglob("*.py")]:
         assert "unsafe_allow_html=True" not in path.read_text(encoding="utf-8"), path
+
+
+# --- issue 17's boundaries that hold today; each checker also runs on a deliberately broken example
+
+def _private_imports(source: str) -> list[str]:
+    """`from breachdash.x import _y`: another module's private name."""
+    return [f"{node.module}.{alias.name}" for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("breachdash")
+            for alias in node.names if alias.name.startswith("_") and not alias.name.startswith("__")]
+
+
+def _impure_rule_imports(source: str) -> list[str]:
+    """A rules module importing the database layer or Streamlit (rules are pure)."""
+    imported = _imports_of(source)
+    return sorted(n for n in imported if n.startswith(DATABASE_MODULES) or n.split(".")[0] == "streamlit")
+
+
+def _imports_of(source: str) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def _library_and_pages() -> list[Path]:
+    return [ROOT / "app.py", *(ROOT / "pages").glob("*.py"),
+            *(p for p in (ROOT / "breachdash").rglob("*.py") if "migrations" not in p.parts)]
+
+
+def test_no_module_imports_another_modules_private_names():
+    offenders = {str(p.relative_to(ROOT)): found for p in _library_and_pages()
+                 if (found := _private_imports(p.read_text(encoding="utf-8")))}
+    assert offenders == {}
+
+
+def test_rules_modules_import_no_database_and_no_streamlit():
+    offenders = {str(p.relative_to(ROOT)): found for p in (ROOT / "breachdash").rglob("rules.py")
+                 if (found := _impure_rule_imports(p.read_text(encoding="utf-8")))}
+    assert offenders == {}
+
+
+def test_the_checkers_catch_a_deliberately_broken_example():
+    broken = ("from sqlmodel import Session\nimport streamlit as st\n"
+              "from breachdash.exports import _pdf_document, markdown_cell\n")
+    assert _private_imports(broken) == ["breachdash.exports._pdf_document"]
+    assert _impure_rule_imports(broken) == ["sqlmodel", "streamlit"]
+    assert _private_imports("from breachdash.exports import markdown_cell\n") == []
