@@ -86,3 +86,38 @@ def test_the_checkers_catch_a_deliberately_broken_example():
     assert _private_imports(broken) == ["breachdash.exports._pdf_document"]
     assert _impure_rule_imports(broken) == ["sqlmodel", "streamlit"]
     assert _private_imports("from breachdash.exports import markdown_cell\n") == []
+
+
+DOMAINS = ("auth", "audit", "incidents", "timeline", "scope", "comms", "outreach", "obligations", "reviews",
+           "remediation", "importers", "reporting")
+
+
+def _unexplained_function_imports(source: str) -> list[int]:
+    """Lines of imports inside functions without a comment just above that names the cycle it
+    breaks (a domain's dependencies are read at the top of its module)."""
+    lines = source.splitlines()
+    found = []
+    for function in ast.walk(ast.parse(source)):
+        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for node in ast.walk(function):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    above = lines[node.lineno - 2].strip() if node.lineno >= 2 else ""
+                    if not (above.startswith("#") and "cycle" in above):
+                        found.append(node.lineno)
+    return sorted(set(found))
+
+
+def test_no_import_inside_a_domain_function_unless_it_breaks_a_named_cycle():
+    files = [p for p in (ROOT / "breachdash").rglob("*.py") if p.relative_to(ROOT / "breachdash").parts[0] in DOMAINS]
+    files.append(ROOT / "breachdash" / "flows.py")
+    offenders = {str(p.relative_to(ROOT)): found for p in files
+                 if (found := _unexplained_function_imports(p.read_text(encoding="utf-8")))}
+    assert offenders == {}
+
+
+def test_the_function_import_checker_catches_a_broken_example():
+    broken = "def f():\n    from breachdash.comms.service import create_default_plan\n"
+    explained = ("def f():\n    # Imported here to break a cycle: comms.service imports flows.\n"
+                 "    from breachdash.comms.service import create_default_plan\n")
+    assert _unexplained_function_imports(broken) == [2]
+    assert _unexplained_function_imports(explained) == []

@@ -23,6 +23,7 @@ from breachdash.common import utcnow
 from breachdash.config import AuditKey, load_audit_key
 from breachdash.db import read_session, write_session
 from breachdash.errors import AuditKeyMissing, Conflict
+from breachdash.config import DEVELOPMENT_AUDIT_KEY
 
 EVENTS = "breachdash_audit_events"  # this transaction's audit events, in order (session.info)
 
@@ -222,8 +223,6 @@ def verify_chain(engine: Engine, *, expect_head: str | None = None) -> AuditVeri
 def _with_key_hint(session: Session, broken: ChainBreak) -> ChainBreak:
     """A chain that fails under the configured key but checks under the development key was
     written by a demo or test setup; say so rather than only 'altered'."""
-    from breachdash.config import DEVELOPMENT_AUDIT_KEY
-
     row = session.get(AuditEvent, broken.event_id)
     if row is None or row.hash_alg != KEYED:
         return broken

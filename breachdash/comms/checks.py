@@ -9,6 +9,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
+import pyphen
+
 from breachdash.config import DATA_DIR
 from breachdash.scope.rules import Figure
 from breachdash.reference import data_types
@@ -76,8 +78,6 @@ def find_jargon(text: str) -> list[dict]:
 
 @lru_cache(maxsize=1)
 def _hyphenator():
-    import pyphen
-
     return pyphen.Pyphen(lang="en_US")
 
 

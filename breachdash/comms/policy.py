@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterable
 
 from breachdash.comms.rules import role_label
+from breachdash.config import DATA_DIR
 
 POLICY_FILE = "approval_policy.json"
 
@@ -98,8 +99,6 @@ def approver_change_problem(*, proposer: str, proposer_roles: Iterable[str], dec
 
 
 def load_policy(path: Path | None = None) -> ApprovalPolicy:
-    from breachdash.config import DATA_DIR
-
     return _load(str(path or DATA_DIR / POLICY_FILE))
 
 

@@ -63,6 +63,7 @@ from breachdash.scope.service import scope_snapshot
 from breachdash.timeline.models import EventKind
 from breachdash.timeline.service import log_event
 from breachdash.versioning import apply_versioned_update, changed_at, stale_message
+from breachdash.reference import data_types as catalogue
 
 MAX_MESSAGE_CHARS = 200_000
 MAX_CONTACT_LINE_CHARS = 500
@@ -496,8 +497,6 @@ def fill_template(engine: Engine, *, actor: Actor, incident_id: int, template_ke
                   contact_line: str = "") -> tuple[str, str]:
     """A template's subject and body with the live facts filled in; a value breachdash does not
     know (e.g. the contact line, until given) stays as its {{placeholder}}, which blocks sending."""
-    from breachdash.reference import data_types as catalogue
-
     require_signed_in(actor)
     if len(contact_line) > MAX_CONTACT_LINE_CHARS:
         raise InvalidInput.single("contact_line", f"at most {MAX_CONTACT_LINE_CHARS} characters")

@@ -16,6 +16,8 @@ from enum import StrEnum
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pycountry
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -119,10 +121,6 @@ def _materialise(connection: duckdb.DuckDBPyConnection, source: str, path: Path,
 
 
 def _reference_tables(connection: duckdb.DuckDBPyConnection) -> None:
-    import pycountry
-
-    import pyarrow as pa
-
     regions = pa.table({"code": [c.alpha_2 for c in pycountry.countries] + [s.code for s in pycountry.subdivisions]})
     types = pa.table({"code": list(data_types())})
     connection.register("region_codes", regions)

@@ -14,7 +14,7 @@ from breachdash.db import read_session, write_session
 from breachdash.errors import validate_input, Conflict, InvalidInput, NotFound
 from breachdash.common import utcnow
 from breachdash.incidents.models import MILESTONE_FIELDS, Incident, IncidentCreate, IncidentUpdate, TimePrecision
-from breachdash.obligations.service import recompute_obligations
+from breachdash.flows import after_incident_created, after_milestone, after_sector_flags_change
 from breachdash.timeline.models import EventKind
 from breachdash.timeline.rules import earliest_moment
 from breachdash.timeline.service import log_event
@@ -49,9 +49,7 @@ def _check_timezone(name: str) -> None:
 
 
 def create_incident(engine: Engine, *, actor: Actor, incident_in: IncidentCreate | dict) -> Incident:
-    """Create an incident with its default communication plan."""
-    from breachdash.comms.service import create_default_plan
-
+    """Create an incident with its default communication plan (flows.after_incident_created)."""
     require(actor, Action.create_incident)
     incident_in = validate_input(IncidentCreate, incident_in)
     _check_timezone(incident_in.display_timezone)
@@ -66,8 +64,7 @@ def create_incident(engine: Engine, *, actor: Actor, incident_in: IncidentCreate
         session.flush()
         record_audit(session, actor=actor.email, action="incident.created", entity_type="incident",
                      entity_id=incident.id, incident_id=incident.id, after=incident_snapshot(incident))
-        create_default_plan(session, incident=incident, actor=actor)
-        recompute_obligations(session, incident_id=incident.id, actor_email=actor.email, cause="the incident's creation")
+        after_incident_created(session, incident=incident, actor=actor)
     return incident
 
 
@@ -93,8 +90,7 @@ def update_incident(
                      entity_id=incident_id, incident_id=incident_id, before=before,
                      after=incident_snapshot(incident))
         if before["sector_flags"] != incident.sector_flags:
-            recompute_obligations(session, incident_id=incident_id, actor_email=actor.email,
-                                  cause="a change of the company's sector flags")
+            after_sector_flags_change(session, incident_id=incident_id, actor_email=actor.email)
     return incident
 
 
@@ -131,8 +127,7 @@ def set_milestone(
         record_audit(session, actor=actor.email, action="incident.milestone_set", entity_type="incident",
                      entity_id=incident_id, incident_id=incident_id, before={milestone: before[milestone]},
                      after={milestone: at, "precision": precision})
-        recompute_obligations(session, incident_id=incident_id, actor_email=actor.email,
-                              cause=f"the milestone '{MILESTONE_LABELS[milestone][0]}'")
+        after_milestone(session, incident_id=incident_id, actor_email=actor.email, label=MILESTONE_LABELS[milestone][0])
     return incident
 
 

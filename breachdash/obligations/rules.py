@@ -25,6 +25,7 @@ import holidays
 from breachdash.incidents.models import SECTOR_NAMES
 from breachdash.obligations.models import Applicability
 from breachdash.scope.rules import Figure
+from breachdash.reference import data_types
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 RULES_FILE = DATA_DIR / "notification_rules.csv"
@@ -610,8 +611,6 @@ def _data_test(rule: Rule, facts: Facts) -> tuple[str, str]:
 
 def _type_name(code: str) -> str:
     try:
-        from breachdash.reference import data_types
-
         known = data_types().get(code)
         return known.display_name if known else code
     except Exception:  # noqa: BLE001 - a name is cosmetic; the code is exact

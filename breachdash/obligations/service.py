@@ -39,6 +39,7 @@ from breachdash.scope.rules import Figure, add_figures, figure_of
 from breachdash.timeline.models import EventKind
 from breachdash.timeline.service import log_event
 from breachdash.versioning import apply_versioned_update, changed_at
+from breachdash.scope.models import ScopeDataTypeCount, ScopePopulation, ScopeRegionCount, ScopeRevision
 
 
 class ObligationCreate(BaseModel):
@@ -233,8 +234,6 @@ def incident_milestones(incident: Incident) -> dict[str, datetime | None]:
 def incident_facts(session: Session, incident_id: int, today: date | None = None) -> Facts:
     """The facts the engine decides from: each population's latest revision, exposed data with
     its protection, sector flags, milestones with their precision, first filings."""
-    from breachdash.scope.models import ScopeDataTypeCount, ScopePopulation, ScopeRegionCount, ScopeRevision
-
     incident = session.get(Incident, incident_id)
     if incident is None:
         raise NotFound(f"No incident with id {incident_id}.")

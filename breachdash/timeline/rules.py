@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from breachdash.errors import InvalidInput
 
 
 def local_to_utc(day: date, clock: time, zone: str, *, later_if_ambiguous: bool = False) -> datetime:
@@ -25,8 +26,6 @@ def local_to_utc(day: date, clock: time, zone: str, *, later_if_ambiguous: bool 
 
 def local_input_to_utc(day: date, clock: time, zone: str, *, field: str) -> datetime:
     """local_to_utc for form input: a bad zone or skipped time is an InvalidInput naming the field."""
-    from breachdash.errors import InvalidInput
-
     try:
         return local_to_utc(day, clock, zone)
     except ValueError as exc:

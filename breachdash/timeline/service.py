@@ -16,6 +16,7 @@ from breachdash.incidents.models import Incident, TimePrecision
 from breachdash.timeline.rules import earliest_moment
 from breachdash.timeline.models import EventKind, TimelineEvent, TimelineEventCreate
 from breachdash.versioning import changed_at
+from breachdash.incidents.models import MILESTONE_FIELDS
 
 
 def log_event(
@@ -217,8 +218,6 @@ def milestones_as_known_at(
 ) -> dict[str, datetime | None]:
     """The incident's milestones; with `as_known_at`, as recorded by then (from the milestone
     events, the latest recorded one for each milestone)."""
-    from breachdash.incidents.models import MILESTONE_FIELDS
-
     require_signed_in(actor)
     with read_session(engine) as session:
         if as_known_at is None:
