@@ -84,7 +84,7 @@ def live() -> None:
             done = phase.status in ("sent", "done")
             mark = "✅" if done else ("📝" if phase.status in ("drafting", "in review", "approved") else "·")
             waiting = f" · awaiting {phase.approvals_missing}" if phase.approvals_missing and not done else ""
-            st.markdown(f"{mark} **{phase.position}. {escape_markdown(phase.phase)}** — `{phase.status}`{waiting}")
+            st.markdown(f"{mark} **{phase.position}. {escape_markdown(phase.phase)}** — {phase.status}{waiting}")
     with middle:
         st.subheader("Outreach")
         if data.outreach.empty:
@@ -101,8 +101,8 @@ def live() -> None:
             st.write("No deadline is running.")
         for row in due.head(3).itertuples():
             flag = " ⚠" if row.flags else ""
-            st.markdown(f"**{countdown(row.due_at, data.read_at)}** · {row.rule_id}{flag} → {row.recipient_name}")
-            st.caption(f"due {local_time(row.due_at, zone)} · {row.status} · {row.regime}")
+            st.markdown(f"**{countdown(row.due_at, data.read_at)}** · {escape_markdown(row.recipient_short)}{flag}")
+            st.caption(f"due {local_time(row.due_at, zone)} · {row.status} · {row.regime} · rule {row.rule_id}")
         late = int(data.obligations["status"].isin(["late", "filed late"]).sum())
         open_ = int((data.obligations["status"] != "filed late").sum())
         st.caption(f"{open_} open obligations ({late} late, filed late included). See Obligations.")
@@ -110,7 +110,7 @@ def live() -> None:
             new = data.obligations[data.obligations["applies_since"].notna()
                                    & (data.obligations["applies_since"] >= scope.recorded_at)]
             if not new.empty:
-                st.warning(f"New since revision {scope.latest_seq}: " + ", ".join(new["rule_id"].head(6))
+                st.warning(f"New since revision {scope.latest_seq}: " + ", ".join(new["recipient_short"].head(6))
                            + (" …" if len(new) > 6 else ""), icon="🆕")
 
     st.subheader("Since the last review")
@@ -143,7 +143,7 @@ live()
 open_actions = actions_frame(ctx.engine, actor=ctx.actor, incident_id=incident.id, open_only=True)
 if not open_actions.empty:
     st.subheader("Open actions")
-    st.dataframe(
+    ui.table(
         open_actions.assign(due=open_actions["due_at"].map(lambda v: local_time(v, zone, "%d %b")))[
             ["action", "category", "owner_role", "status", "due"]],
         hide_index=True, key="open_actions",

@@ -15,7 +15,6 @@ from breachdash.comms.service import phase_detail, phase_progress
 from breachdash.common import as_utc, utcnow
 from breachdash.db import read_session, write_session
 from breachdash.display import local_time
-from breachdash.obligations.rules import RECIPIENT_NAMES
 from breachdash.obligations.service import APPLICABLE, obligations_register
 from breachdash.outreach.service import outreach_totals
 from breachdash.reference import data_types as catalogue
@@ -69,7 +68,7 @@ def status_snapshot(engine: Engine, *, actor: Actor | None, incident_id: int) ->
         "sign_offs": sign_offs,
         "outreach": {r.key: {"name": r.phase, "delivered": int(r.delivered), "targeted": int(r.targeted)}
                      for r in outreach.itertuples()},
-        "obligations": {r.rule_id: {"regime": r.regime, "recipient": RECIPIENT_NAMES.get(r.recipient, r.recipient),
+        "obligations": {r.rule_id: {"regime": r.regime, "recipient": r.recipient_short,
                                     "status": r.status,
                                     "due": None if pd.isna(r.due_at) else r.due_at.strftime("%Y-%m-%d %H:%M UTC")}
                         for r in applicable.itertuples()},

@@ -21,7 +21,7 @@ from breachdash.auth.rules import Actor
 from breachdash.auth.service import actor_for_email, authenticate, demo_mode
 from breachdash.auth.sessions import COOKIE_NAME, end_session, resume_session, start_session
 from breachdash.config import AuthMode, load_session_settings, load_settings, outage_retry_seconds
-from breachdash.display import escape_markdown
+from breachdash.display import column_label, escape_markdown, redline_html
 from breachdash.db import check_database, current_revision, make_engine
 from breachdash.errors import BreachdashError, DatabaseUnavailable, DatabaseUnreachable
 from breachdash.incidents.models import Incident
@@ -396,19 +396,29 @@ def version_seen(key: str, current: int) -> int:
     return shown
 
 
-def run_action(action, success) -> None:
+def clear_widgets(keys) -> None:
+    """Forget what these widgets hold, so the next run draws them empty (their defaults). Forms
+    use this instead of `clear_on_submit`: what was typed stays when a save is refused, and is
+    cleared only once it is saved."""
+    for key in keys:
+        st.session_state.pop(key, None)
+
+
+def run_action(action, success, *, clear=()) -> None:
     """Run a service call from a form: on success keep `success` (a message, or a function of the
-    result giving one) for the rerun that shows the new data; on a refusal show why and stay."""
+    result giving one) for the rerun that shows the new data and empty the widgets keyed `clear`;
+    on a refusal show why and stay, keeping everything the person typed."""
     try:
         result = action()
     except BreachdashError as exc:
         show_error(exc)
         return
     flash(success(result) if callable(success) else success)
+    clear_widgets(clear)
     st.rerun()
 
 
-def import_upload(upload, importer, success) -> None:
+def import_upload(upload, importer, success, *, clear=()) -> None:
     """Run a file importer on an uploaded file with a progress bar. `importer(path, progress)`
     does the work; `success(result)` words the message kept for the rerun that shows the data."""
     from pathlib import Path
@@ -428,7 +438,34 @@ def import_upload(upload, importer, success) -> None:
             show_error(exc)
             return
     flash(success(result))
+    clear_widgets(clear)
     st.rerun()
+
+
+def table(data, *, column_config: dict | None = None, container=None, **kwargs):
+    """st.dataframe (in `container`, if given) with every header in words: columns without their own
+    label in `column_config` get `display.column_label` (no snake_case a person has to read)."""
+    config = dict(column_config or {})
+    for name in getattr(data, "columns", []):
+        if name not in config:
+            config[name] = column_label(name)
+    return (container or st).dataframe(data, column_config=config, **kwargs)
+
+
+def redline(old_subject: str, old_body: str, new_subject: str, new_body: str) -> None:
+    """Word-level redline between two message versions: struck-through removals, underlined
+    additions; text escaped and drawn with st.html (never markdown), subject then body."""
+    from breachdash.comms.rules import redline_counts, word_redline
+
+    subject, body = word_redline(old_subject, new_subject), word_redline(old_body, new_body)
+    removed, added = (a + b for a, b in zip(redline_counts(subject), redline_counts(body)))
+    if removed == added == 0 and old_subject == new_subject and old_body == new_body:
+        st.caption("The two versions are identical.")
+        return
+    st.caption(f"{removed:,} word{'s' if removed != 1 else ''} removed (struck through), {added:,} added "
+               "(underlined).")
+    st.html(f"<div><b>Subject:</b> {redline_html(subject)}</div>")
+    st.html(redline_html(body))
 
 
 def can(actor: Actor, action) -> bool:
