@@ -154,9 +154,6 @@ incidents = portfolio(ctx.engine, actor=ctx.actor)
 if len(incidents) > 1:
     st.subheader("All open incidents")
 
-    def _open(incident_id: int) -> None:
-        st.session_state[ui.INCIDENT_KEY] = incident_id
-        st.session_state["incident_selector"] = incident_id
 
     for row in incidents.itertuples():
         a, b, c, d = st.columns([3, 2, 3, 1])
@@ -165,5 +162,5 @@ if len(incidents) > 1:
                 f"{'contained' if row.contained else 'not contained'}")
         c.write(f"phases sent {row.phases_sent}/{row.phases} · {row.late} late · worst: "
                 f"{row.worst_rule or '—'} {local_time(row.worst_deadline, zone, '%d %b %H:%M') if row.worst_rule else ''}")
-        d.button("Open", key=f"open_incident_{row.incident_id}", on_click=_open, args=(int(row.incident_id),),
+        d.button("Open", key=f"open_incident_{row.incident_id}", on_click=ui.open_incident, args=(int(row.incident_id),),
                  disabled=int(row.incident_id) == incident.id)

@@ -331,22 +331,42 @@ def page_context(page_file: str, *, needs_incident: bool = True) -> PageContext:
     return PageContext(engine=engine, actor=actor, incident=incident)
 
 
+INCIDENT_PARAM = "incident"  # the link's query parameter (?incident=slug)
+INCIDENT_PICKER_KEY = "incident_selector"
+
+
 def incident_selector(engine: Engine, actor: Actor) -> None:
-    """Sidebar picker; remembers the choice for this browser session."""
+    """Sidebar picker, bound to the address: the chosen incident's slug is kept in the link
+    (?incident=slug), so a reload, a bookmark or a link pasted to a colleague opens the same
+    incident. The link decides on a browser session's first run; after that the picker does, and
+    the link follows it. (Streamlit's own `bind="query-params"` would put the picker's label, which
+    changes with the title, in the link instead of the slug.)"""
     from breachdash.incidents.service import list_incidents
 
     incidents = list_incidents(engine, actor=actor)
     if incidents.empty:
         st.sidebar.caption("No incidents recorded yet.")
         return
-    ids = incidents["id"].tolist()
-    labels = {row.id: f"{row.title} · {row.slug}" + (" (closed)" if row.status == "closed" else "")
+    slugs = incidents["slug"].tolist()
+    ids = dict(zip(slugs, incidents["id"].tolist()))
+    labels = {row.slug: f"{row.title} · {row.slug}" + (" (closed)" if row.status == "closed" else "")
               for row in incidents.itertuples()}
-    current = st.session_state.get(INCIDENT_KEY)
-    index = ids.index(current) if current in ids else 0
-    chosen = st.sidebar.selectbox("Incident", ids, index=index, format_func=labels.__getitem__,
-                                  key="incident_selector")
-    st.session_state[INCIDENT_KEY] = chosen
+    if st.session_state.get(INCIDENT_PICKER_KEY) not in ids:
+        linked = st.query_params.get(INCIDENT_PARAM)
+        st.session_state[INCIDENT_PICKER_KEY] = linked if linked in ids else slugs[0]
+    chosen = st.sidebar.selectbox("Incident", slugs, format_func=labels.__getitem__, key=INCIDENT_PICKER_KEY)
+    if st.query_params.get(INCIDENT_PARAM) != chosen:
+        st.query_params[INCIDENT_PARAM] = chosen
+    st.session_state[INCIDENT_KEY] = int(ids[chosen])
+
+
+def open_incident(incident_id: int) -> None:
+    """Switch the whole app (and its link) to another incident: a button callback, run before the
+    sidebar picker is drawn."""
+    from breachdash.incidents.service import get_incident
+
+    st.session_state[INCIDENT_PICKER_KEY] = get_incident(get_engine(), actor=current_actor(),
+                                                         incident_id=incident_id).slug
 
 
 def financial_callout(financial) -> None:
