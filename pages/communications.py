@@ -120,6 +120,7 @@ with draft_tab:
         body = st.text_area("Message", key=f"body_{phase_id}", height=320, max_chars=200_000)
         checks = live_checks(ctx.engine, actor=ctx.actor, phase_id=phase_id, subject=subject, body=body)
         st.markdown("**Checks** (they warn; Legal decides)")
+        st.caption("The checks update when you leave the message field, or press Ctrl+Enter in it.")
         if checks["warnings"]:
             for warning in checks["warnings"]:
                 st.warning(warning, icon="⚠️")

@@ -67,7 +67,8 @@ def deadlines_table() -> None:
     live = _filtered(obligations_register(ctx.engine, actor=ctx.actor, incident_id=incident.id, now=now))
     live = live[live["applicability"].isin(["applies", "may apply"])]
     counts = live["status"].value_counts()
-    a, b, c, d = st.columns(4)
+    # The next deadline gets the widest column: its countdown ("overdue by 2d 4h") is never cut.
+    a, b, c, d = st.columns([1, 1, 1, 2])
     a.metric("Applicable clocks", len(live))
     b.metric("Late", int(sum(counts.get(s, 0) for s in LATE_STATUSES)),
              help="Overdue and not filed, or filed after the due time.")

@@ -19,20 +19,31 @@ incident, zone = ctx.incident, ctx.incident.display_timezone
 st.title(escape_markdown(incident.title))
 ui.show_flash()
 
-controls = st.columns([2, 2, 2, 2])
-interval = controls[0].selectbox("Live refresh", [0, 30, 60, 300], index=2, key="overview_refresh",
-                                 format_func=lambda s: "off" if s == 0 else (f"every {s} s" if s < 60
-                                                                             else f"every {s // 60} min"))
-if ui.can(ctx.actor, Action.start_review) and controls[1].button(
-        "Start review", help="Record this moment as the baseline: 'since the last review' lists what changes after it."):
-    ui.run_action(lambda: start_review(ctx.engine, actor=ctx.actor, incident_id=incident.id),
-                  lambda marker: f"Review started {local_time(marker.started_at, zone)}.")
-for column, fmt, label in ((controls[2], "pdf", "Briefing (PDF)"), (controls[3], "md", "Briefing (Markdown)")):
-    column.download_button(label, data=lambda fmt=fmt: export_briefing(ctx.engine, actor=ctx.actor,
-                                                                       incident_id=incident.id, fmt=fmt)[0],
-                           file_name=export_file_name(incident.slug, "briefing", fmt, zone=zone),
-                           mime="application/pdf" if fmt == "pdf" else "text/markdown", on_click="ignore",
-                           key=f"briefing_{fmt}")
+REFRESH_CHOICES = [0, 30, 60, 300]
+# The headline comes first (on a phone too); the refresh selector and the buttons are drawn under it,
+# inside the live part, so the interval the fragment runs at is read from the selector's state.
+interval = st.session_state.get("overview_refresh", 60)
+
+
+def controls() -> None:
+    """Live refresh, Start review and the briefing downloads, under the headline figures."""
+    row = st.columns([2, 2, 2, 2])
+    chosen = row[0].selectbox("Live refresh", REFRESH_CHOICES, index=REFRESH_CHOICES.index(60), key="overview_refresh",
+                              format_func=lambda s: "off" if s == 0 else (f"every {s} s" if s < 60
+                                                                          else f"every {s // 60} min"))
+    if chosen != interval:  # a new interval needs a full run to restart the live part at it
+        st.rerun(scope="app")
+    if ui.can(ctx.actor, Action.start_review) and row[1].button(
+            "Start review", key="start_review",
+            help="Record this moment as the baseline: 'since the last review' lists what changes after it."):
+        ui.run_action(lambda: start_review(ctx.engine, actor=ctx.actor, incident_id=incident.id),
+                      lambda marker: f"Review started {local_time(marker.started_at, zone)}.")
+    for column, fmt, label in ((row[2], "pdf", "Briefing (PDF)"), (row[3], "md", "Briefing (Markdown)")):
+        column.download_button(label, data=lambda fmt=fmt: export_briefing(ctx.engine, actor=ctx.actor,
+                                                                           incident_id=incident.id, fmt=fmt)[0],
+                               file_name=export_file_name(incident.slug, "briefing", fmt, zone=zone),
+                               mime="application/pdf" if fmt == "pdf" else "text/markdown", on_click="ignore",
+                               key=f"briefing_{fmt}")
 
 
 @ui.live_fragment(run_every=interval or None)
@@ -68,6 +79,7 @@ def live() -> None:
     else:
         cols[-1].caption("⏳ not yet contained")
 
+    controls()
     ui.financial_callout(data.financial)
     if scope is not None and not scope.data_types.empty:
         types = scope.data_types.drop_duplicates("data_type")

@@ -333,6 +333,7 @@ def page_context(page_file: str, *, needs_incident: bool = True) -> PageContext:
 
 INCIDENT_PARAM = "incident"  # the link's query parameter (?incident=slug)
 INCIDENT_PICKER_KEY = "incident_selector"
+_INCIDENT_SHOWN_KEY = "breachdash_incident_shown"
 
 
 def incident_selector(engine: Engine, actor: Actor) -> None:
@@ -351,13 +352,18 @@ def incident_selector(engine: Engine, actor: Actor) -> None:
     ids = dict(zip(slugs, incidents["id"].tolist()))
     labels = {row.slug: f"{row.title} · {row.slug}" + (" (closed)" if row.status == "closed" else "")
               for row in incidents.itertuples()}
+    # The incident chosen by other means since the last run (the Overview's "Open", a test) moves
+    # the picker; otherwise the picker holds its value.
+    chosen_elsewhere = next((slug for slug, id_ in ids.items() if id_ == st.session_state.get(INCIDENT_KEY)), None)
+    if chosen_elsewhere and st.session_state.get(INCIDENT_KEY) != st.session_state.get(_INCIDENT_SHOWN_KEY):
+        st.session_state[INCIDENT_PICKER_KEY] = chosen_elsewhere
     if st.session_state.get(INCIDENT_PICKER_KEY) not in ids:
         linked = st.query_params.get(INCIDENT_PARAM)
         st.session_state[INCIDENT_PICKER_KEY] = linked if linked in ids else slugs[0]
     chosen = st.sidebar.selectbox("Incident", slugs, format_func=labels.__getitem__, key=INCIDENT_PICKER_KEY)
     if st.query_params.get(INCIDENT_PARAM) != chosen:
         st.query_params[INCIDENT_PARAM] = chosen
-    st.session_state[INCIDENT_KEY] = int(ids[chosen])
+    st.session_state[INCIDENT_KEY] = st.session_state[_INCIDENT_SHOWN_KEY] = int(ids[chosen])
 
 
 def open_incident(incident_id: int) -> None:

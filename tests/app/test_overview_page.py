@@ -81,3 +81,16 @@ def test_deep_link__the_incident_and_the_page_tab_come_from_the_address(demo_url
     # Choosing another incident in the sidebar switches every page to it.
     at.selectbox(key="incident_selector").select("second").run()
     assert not at.exception and "Payroll portal breach" in _texts(at)
+
+
+def test_overview__the_headline_comes_before_the_refresh_selector_and_buttons(demo_url):
+    """Issue 16: on a phone the headline number is the first thing; the controls sit under it."""
+    at = _app("ceo@demo.example")
+    order = [node.type if node.type != "metric" else f"metric:{node.label}" for node in at.main
+             if node.type in ("metric", "selectbox", "button", "download_button")]
+    first_metric = next(i for i, kind in enumerate(order) if kind.startswith("metric:"))
+    first_control = next(i for i, kind in enumerate(order) if not kind.startswith("metric:"))
+    assert first_metric < first_control, order
+    assert at.selectbox(key="overview_refresh").value == 60
+    at.selectbox(key="overview_refresh").select(0).run()
+    assert not at.exception and "live refresh is off" in _texts(at)
