@@ -12,7 +12,7 @@ from breachdash.outreach.service import funnel_frame
 from breachdash.remediation.service import actions_frame
 from breachdash.reporting import scope_view
 from breachdash.reviews.rules import TIER_CALLOUTS
-from breachdash.reviews.service import since_last_review, start_review
+from breachdash.reviews.service import reviews_frame, since_review, start_review
 
 ctx = ui.page_context(__file__)
 incident, zone = ctx.incident, ctx.incident.display_timezone
@@ -20,6 +20,23 @@ st.title(escape_markdown(incident.title))
 ui.show_flash()
 
 REFRESH_CHOICES = [0, 30, 60, 300]
+CONFIRM_REVIEW_KEY = "overview_confirm_review"
+
+
+@st.dialog("Start a review?", dismissible=False)
+def confirm_start_review() -> None:
+    """Starting a review moves everyone's 'since the last review' to now: the person confirms it."""
+    st.write("This records where the incident stands now as a new review. Everyone's “since the last "
+             "review” will then list only what changes after this moment; earlier reviews stay "
+             "available to compare with.")
+    yes, no = st.columns(2)
+    if yes.button("Start the review", type="primary", key="confirm_start_review"):
+        st.session_state.pop(CONFIRM_REVIEW_KEY, None)
+        ui.run_action(lambda: start_review(ctx.engine, actor=ctx.actor, incident_id=incident.id),
+                      lambda marker: f"Review started {local_time(marker.started_at, zone)}.")
+    if no.button("Cancel", key="cancel_start_review"):
+        st.session_state.pop(CONFIRM_REVIEW_KEY, None)
+        st.rerun()
 # The headline comes first (on a phone too); the refresh selector and the buttons are drawn under it,
 # inside the live part, so the interval the fragment runs at is read from the selector's state.
 interval = st.session_state.get("overview_refresh", 60)
@@ -35,9 +52,10 @@ def controls() -> None:
         st.rerun(scope="app")
     if ui.can(ctx.actor, Action.start_review) and row[1].button(
             "Start review", key="start_review",
-            help="Record this moment as the baseline: 'since the last review' lists what changes after it."):
-        ui.run_action(lambda: start_review(ctx.engine, actor=ctx.actor, incident_id=incident.id),
-                      lambda marker: f"Review started {local_time(marker.started_at, zone)}.")
+            help="Record this moment as a review: 'since the last review' then lists what changes after it. "
+                 "You are asked to confirm."):
+        st.session_state[CONFIRM_REVIEW_KEY] = True
+        st.rerun(scope="app")  # the confirmation opens from the page, outside the live part
     for column, fmt, label in ((row[2], "pdf", "Briefing (PDF)"), (row[3], "md", "Briefing (Markdown)")):
         column.download_button(label, data=lambda fmt=fmt: export_briefing(ctx.engine, actor=ctx.actor,
                                                                            incident_id=incident.id, fmt=fmt)[0],
@@ -50,7 +68,11 @@ def controls() -> None:
 def live() -> None:
     """Everything below refreshes in place at the chosen interval; its age is shown."""
     data = overview(ctx.engine, actor=ctx.actor, incident_id=incident.id)
-    since = since_last_review(ctx.engine, actor=ctx.actor, incident_id=incident.id)
+    reviews = reviews_frame(ctx.engine, actor=ctx.actor, incident_id=incident.id, zone=zone)
+    compare_with = st.session_state.get("compare_review")
+    if compare_with not in reviews["review_id"].tolist()[1:]:
+        compare_with = None  # the latest review
+    since = since_review(ctx.engine, actor=ctx.actor, incident_id=incident.id, review_id=compare_with)
     scope, current = data.scope, data.incident
     refresh = f"refreshes every {interval} s" if interval else "live refresh is off: reload to update"
     st.caption(f"{escape_markdown(current.company)} · status: {current.status} · times in {zone} · figures as of "
@@ -125,10 +147,15 @@ def live() -> None:
                 st.warning(f"New since revision {scope.latest_seq}: " + ", ".join(new["recipient_short"].head(6))
                            + (" …" if len(new) > 6 else ""), icon="🆕")
 
-    st.subheader("Since the last review")
+    st.subheader("Since the last review" if compare_with is None else "Since an earlier review")
     if since.marker is None:
         st.write("No review started yet. **Start review** records the baseline.")
     else:
+        if len(reviews) > 1:
+            names = {int(r.review_id): f"{r.started} by {r.by}" + (" (latest)" if i == 0 else "")
+                     for i, r in enumerate(reviews.itertuples())}
+            st.selectbox("Compare with the review of", list(names), format_func=names.__getitem__,
+                         key="compare_review")
         st.caption(f"Review started {local_time(since.marker.started_at, zone)} by "
                    f"{escape_markdown(since.marker.started_by)}.")
         if not since.changes:
@@ -151,6 +178,8 @@ def live() -> None:
 
 
 live()
+if st.session_state.get(CONFIRM_REVIEW_KEY):
+    confirm_start_review()
 
 open_actions = actions_frame(ctx.engine, actor=ctx.actor, incident_id=incident.id, open_only=True)
 if not open_actions.empty:

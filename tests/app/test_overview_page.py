@@ -5,6 +5,7 @@ from breachdash.auth.rules import system_actor
 from breachdash.db import make_engine
 from breachdash.demo import DEMO_SLUG
 from breachdash.incidents.service import create_incident, find_incident
+from breachdash.reviews.service import reviews_frame
 from breachdash.scope.service import record_revision
 from tests.app.test_pages import _app, _texts
 from tests.conftest import actor_with
@@ -19,6 +20,8 @@ def test_overview__start_review_then_changes_since_it(demo_url):
     at = _app("ceo@demo.example")
     assert "No review started yet" in _texts(at)
     _click(at, "Start review")
+    assert "No review started yet" in _texts(at)  # asked first: nothing recorded yet
+    _click(at, "Start the review")
     assert any("Review started" in s.value for s in at.success)
     assert "Nothing has changed since." in _texts(at)
     engine = make_engine(demo_url)
@@ -94,3 +97,33 @@ def test_overview__the_headline_comes_before_the_refresh_selector_and_buttons(de
     assert at.selectbox(key="overview_refresh").value == 60
     at.selectbox(key="overview_refresh").select(0).run()
     assert not at.exception and "live refresh is off" in _texts(at)
+
+
+def test_overview__start_review_is_confirmed_and_any_past_review_can_be_compared(demo_url):
+    """Issue 16: Start review asks first (st.dialog); Cancel records nothing; the Overview compares
+    with any past review."""
+    at = _app("legal@demo.example")
+    _click(at, "Start review")
+    assert any(b.label == "Start the review" for b in at.button)
+    _click(at, "Cancel")
+    assert "No review started yet" in _texts(at) and not any(b.label == "Start the review" for b in at.button)
+    _click(at, "Start review")
+    _click(at, "Start the review")
+    engine = make_engine(demo_url)
+    incident = find_incident(engine, DEMO_SLUG)
+    record_revision(engine, actor=actor_with(Role.architect), incident_id=incident.id, revision_in={
+        "low": 10, "best": 3_000_000, "high": 3_100_000, "reason": "New exports found"})
+    engine.dispose()
+    at.run()
+    _click(at, "Start review")
+    _click(at, "Start the review")
+    assert "Nothing has changed since." in _texts(at)
+    picker = at.selectbox(key="compare_review")
+    assert len(picker.options) == 2 and "(latest)" in picker.options[0]
+    engine = make_engine(demo_url)
+    earlier = int(reviews_frame(engine, actor=actor_with(Role.legal), incident_id=incident.id)["review_id"].iloc[-1])
+    engine.dispose()
+    picker.set_value(earlier).run()
+    assert not at.exception
+    texts = _texts(at)
+    assert "Since an earlier review" in texts and "All affected revised" in texts and "New exports found" in texts
