@@ -46,8 +46,9 @@ def controls() -> None:
     """Live refresh, Start review and the briefing downloads, under the headline figures."""
     row = st.columns([2, 2, 2, 2])
     chosen = row[0].selectbox("Live refresh", REFRESH_CHOICES, index=REFRESH_CHOICES.index(60), key="overview_refresh",
-                              format_func=lambda s: "off" if s == 0 else (f"every {s} s" if s < 60
-                                                                          else f"every {s // 60} min"))
+                              label_visibility="collapsed",  # its choices say what it is; one line less
+                              format_func=lambda s: "Live refresh: off" if s == 0 else (
+                                  f"Live refresh: every {s} s" if s < 60 else f"Live refresh: every {s // 60} min"))
     if chosen != interval:  # a new interval needs a full run to restart the live part at it
         st.rerun(scope="app")
     if ui.can(ctx.actor, Action.start_review) and row[1].button(
