@@ -37,6 +37,8 @@ def confirm_start_review() -> None:
     if no.button("Cancel", key="cancel_start_review"):
         st.session_state.pop(CONFIRM_REVIEW_KEY, None)
         st.rerun()
+
+
 # The headline comes first (on a phone too); the refresh selector and the buttons are drawn under it,
 # inside the live part, so the interval the fragment runs at is read from the selector's state.
 interval = st.session_state.get("overview_refresh", 60)
