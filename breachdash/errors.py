@@ -142,7 +142,7 @@ FIELD_LABELS = {
     "note": "Note", "customer_id": "Customer id", "by": "Group by", "list": "List",
     # remediation and obligations
     "action": "Action", "category": "Category", "owner_role": "Owner", "due_at": "Due",
-    "rule_id": "Rule", "jurisdiction": "Jurisdiction", "regime": "Regime", "recipient": "Recipient",
+    "filed_at": "Filed on", "rule_id": "Rule", "jurisdiction": "Jurisdiction", "regime": "Regime", "recipient": "Recipient",
     "applicability": "Applies?", "clock_started_at": "Clock started",
     # communications
     "name": "Name", "audience": "Audience", "channels": "Channels", "target_at": "Target time",

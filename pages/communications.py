@@ -63,7 +63,7 @@ latest_seen = ui.version_seen(f"comms_latest_message_{phase_id}", latest_number)
 base_key, kept_key = f"draft_base_{phase_id}", f"draft_kept_{phase_id}"
 
 checklist_tab, draft_tab, versions_tab, signoff_tab, status_tab = st.tabs(
-    ["Checklist", "Draft", "Versions", "Sign-offs", "Status & sending"], key="comms_tab", bind="query-params")
+    ["Checklist", "Draft", "Versions", "Sign-offs", "Status & sending"])
 
 with checklist_tab:
     checklist = detail["checklist"]

@@ -72,7 +72,7 @@ if steps["affected"] or steps["targeted"]:
 
 funnel_tab, breakdown_tab, reconcile_tab, bounce_tab, lookup_tab, inquiry_tab, import_tab = st.tabs(
     ["Funnel & progress", "By region & segment", "Reconciliation", "Bounces", "Customer lookup", "Inquiries",
-     "Import & entry"], key="outreach_tab", bind="query-params")
+     "Import & entry"])
 
 with funnel_tab:
     left, right = st.columns(2)

@@ -50,8 +50,7 @@ if state is not None:
             column.caption(escape_markdown(scope_view.population_caption(population, zone)))
 
 history_tab, exposure_tab, record_tab, populations_tab, import_tab = st.tabs(
-    ["History", "Exposure", "Record a revision", "Populations", "Import customer file"], key="scope_tab",
-    bind="query-params")
+    ["History", "Exposure", "Record a revision", "Populations", "Import customer file"])
 
 with history_tab:
     if history.empty:

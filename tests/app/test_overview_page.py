@@ -58,8 +58,8 @@ def test_overview__portfolio_lists_open_incidents_and_opens_one(demo_url):
     assert {before, at.title[0].value} == {"Payroll portal breach", "Loyalty database breach"}
 
 
-def test_deep_link__the_incident_and_the_page_tab_come_from_the_address(demo_url):
-    """Issue 16: a link pasted to a colleague (?incident=slug&scope_tab=…) opens the same view."""
+def test_deep_link__the_incident_comes_from_the_address(demo_url):
+    """Issue 16: a link pasted to a colleague (?incident=slug) opens the same incident."""
     from streamlit.testing.v1 import AppTest
 
     from tests.app.test_pages import APP
@@ -74,13 +74,12 @@ def test_deep_link__the_incident_and_the_page_tab_come_from_the_address(demo_url
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state[SIGNED_IN_KEY] = "architect@demo.example"
     at.query_params["incident"] = DEMO_SLUG
-    at.query_params["scope_tab"] = "Record a revision"
     at.run()
     assert not at.exception and at.title[0].value == "Loyalty database breach"
     assert at.selectbox(key="incident_selector").value == DEMO_SLUG
     at.switch_page("pages/scope.py").run()
     assert not at.exception and at.selectbox(key="incident_selector").value == DEMO_SLUG
-    assert at.session_state["scope_tab"] == "Record a revision" and at.query_params["incident"] == DEMO_SLUG
+    assert at.query_params["incident"] == DEMO_SLUG
     # Choosing another incident in the sidebar switches every page to it.
     at.selectbox(key="incident_selector").select("second").run()
     assert not at.exception and "Payroll portal breach" in _texts(at)
