@@ -1,6 +1,7 @@
 """Formatting for display: times in the viewer's zone, counts, durations. Pure."""
 from __future__ import annotations
 
+import html
 import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -116,3 +117,46 @@ def countdown(due: datetime | None, now: datetime, *, started: datetime | None =
         return f"{duration(now - started)} elapsed (no fixed limit)"
     left = due - now
     return f"due in {duration(left)}" if left >= timedelta(0) else f"overdue by {duration(-left)}"
+
+
+# Column headers a person reads (issue 16): a frame's code names ("owner_role", "event_time")
+# become words ("Owner role", "Event time") wherever a table is shown without its own label.
+_COLUMN_WORDS = {"id": "#", "seq": "Revision", "rule_id": "Rule", "recipient_name": "Recipient",
+                 "owner_role": "Owner", "due_at": "Due", "filed_at": "Filed", "filed_by": "Filed by",
+                 "event_time": "Time", "customer_id": "Customer id", "sha256": "SHA-256"}
+
+
+def column_label(name: object) -> str:
+    """A column's header in words: a known code's label, else underscores as spaces, capitalised."""
+    text = str(name)
+    if text in _COLUMN_WORDS:
+        return _COLUMN_WORDS[text]
+    if "_" not in text and not text[:1].islower():
+        return text
+    words = text.replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def revision_name(seq: int | None) -> str:
+    """'revision 7' — how a person names a scope revision (never '#7')."""
+    return "—" if seq is None else f"revision {seq}"
+
+
+_REDLINE_STYLE = {"removed": "color:#a50e0e;background:#fce8e6;text-decoration:line-through",
+                  "added": "color:#0d652d;background:#e6f4ea;text-decoration:underline"}
+
+
+def redline_html(runs) -> str:
+    """A word-level redline (comms.rules.word_redline runs) as HTML for st.html: every piece of text
+    escaped (message text is never markup), removals struck through in red, additions underlined in
+    green, line breaks kept (pre-wrap)."""
+    parts = []
+    for kind, text in runs:
+        escaped = html.escape(text, quote=True)
+        if kind in _REDLINE_STYLE:
+            tag = "del" if kind == "removed" else "ins"
+            parts.append(f'<{tag} style="{_REDLINE_STYLE[kind]}">{escaped}</{tag}>')
+        else:
+            parts.append(escaped)
+    return ('<div style="font-family:inherit;line-height:1.6;white-space:pre-wrap;overflow-wrap:anywhere">'
+            + "".join(parts) + "</div>")

@@ -1,6 +1,5 @@
 """Communications: the phases, their checklists, message versions with live checks, sign-offs
 on exact text, and the sent log. No customer contact before Legal and PR agree one message."""
-import difflib
 
 import pandas as pd
 import streamlit as st
@@ -39,7 +38,7 @@ st.caption("No customer contact before Legal and PR have agreed one factual mess
 ui.show_flash()
 
 progress = phase_progress(ctx.engine, actor=ctx.actor, incident_id=incident.id)
-st.dataframe(
+ui.table(
     progress.assign(status=progress["status_shown"],
                     target=progress["target_at"].map(lambda v: local_time(v, zone, "%d %b %H:%M")),
                     checklist=progress.apply(lambda r: f"{int(r.checklist_done)}/{int(r.checklist_total)}", axis=1),
@@ -71,7 +70,7 @@ with checklist_tab:
     # Saves are judged against the ticks and versions this person was shown, so a tick someone
     # else changed meanwhile is refused ("changed by X — reload"), never silently overwritten.
     shown = ui.version_seen(f"checklist_{phase_id}", checklist[["id", "done", "version"]].to_dict("records"))
-    st.dataframe(
+    ui.table(
         checklist.assign(due=checklist["due_at"].map(lambda v: local_time(v, zone, "%d %b")))[
             ["done", "item", "owner", "due", "done_by"]],
         hide_index=True, key=f"checklist_table_{phase_id}",
@@ -121,6 +120,7 @@ with draft_tab:
         body = st.text_area("Message", key=f"body_{phase_id}", height=320, max_chars=200_000)
         checks = live_checks(ctx.engine, actor=ctx.actor, phase_id=phase_id, subject=subject, body=body)
         st.markdown("**Checks** (they warn; Legal decides)")
+        st.caption("The checks update when you leave the message field, or press Ctrl+Enter in it.")
         if checks["warnings"]:
             for warning in checks["warnings"]:
                 st.warning(warning, icon="⚠️")
@@ -163,10 +163,7 @@ with draft_tab:
             b.button(f"Keep my text, based on version {latest.number}", key=f"rebase_draft_{phase_id}",
                      on_click=_rebase)
             with st.expander(f"What changed in version {latest.number} compared with your text"):
-                st.code("\n".join(difflib.unified_diff(
-                    [subject, *body.splitlines()], [latest.subject, *latest.body.splitlines()],
-                    fromfile="your text", tofile=f"v{latest.number}", lineterm="")) or "(identical)",
-                    language="diff", wrap_lines=True)
+                ui.redline(subject, body, latest.subject, latest.body)
         if st.session_state.get(kept_key):
             with st.expander("Your unsaved text (kept when you reloaded)", expanded=True):
                 kept_subject, kept_body = st.session_state[kept_key]
@@ -178,7 +175,7 @@ with versions_tab:
     if not versions:
         st.write("No versions yet.")
     else:
-        st.dataframe(pd.DataFrame([{
+        ui.table(pd.DataFrame([{
             "version": v.number, "saved": local_time(v.created_at, zone), "by": v.created_by,
             "sha256": v.content_sha256[:12], "open warnings": len((v.checks or {}).get("warnings", [])),
             "facts (revision)": v.facts_revision_seq} for v in versions]), hide_index=True, key="versions_table")
@@ -191,11 +188,8 @@ with versions_tab:
         a.code(left_v.body, language=None, wrap_lines=True)
         b.text(f"v{right_v.number} · {right_v.subject}")
         b.code(right_v.body, language=None, wrap_lines=True)
-        diff = "\n".join(difflib.unified_diff(
-            [left_v.subject, *left_v.body.splitlines()], [right_v.subject, *right_v.body.splitlines()],
-            fromfile=f"v{left_v.number}", tofile=f"v{right_v.number}", lineterm=""))
-        st.markdown("**Changes**")
-        st.code(diff or "(identical)", language="diff", wrap_lines=True)
+        st.markdown(f"**Changes from version {left_v.number} to version {right_v.number}**")
+        ui.redline(left_v.subject, left_v.body, right_v.subject, right_v.body)
 
 with signoff_tab:
     if latest is None:
@@ -210,7 +204,7 @@ with signoff_tab:
                 icon="⏳")
         else:
             st.success("Every required role has approved this exact text.")
-        st.dataframe(detail["sign_offs"].assign(signed=detail["sign_offs"]["signed_at"].map(
+        ui.table(detail["sign_offs"].assign(signed=detail["sign_offs"]["signed_at"].map(
             lambda v: local_time(v, zone)))[["role", "signer", "decision", "signed", "comment", "standing"]],
             hide_index=True, key="signoffs_table")
         distinct = detail["policy"]["different_people"]
@@ -342,5 +336,5 @@ with status_tab:
     if sends.empty:
         st.write("Not sent yet.")
     else:
-        st.dataframe(sends.assign(sent=sends["sent_at"].map(lambda v: local_time(v, zone)))[
+        ui.table(sends.assign(sent=sends["sent_at"].map(lambda v: local_time(v, zone)))[
             ["version", "channel", "sent", "sent_by", "open_warnings"]], hide_index=True, key="sends_table")

@@ -67,7 +67,8 @@ def deadlines_table() -> None:
     live = _filtered(obligations_register(ctx.engine, actor=ctx.actor, incident_id=incident.id, now=now))
     live = live[live["applicability"].isin(["applies", "may apply"])]
     counts = live["status"].value_counts()
-    a, b, c, d = st.columns(4)
+    # The next deadline gets the widest column: its countdown ("overdue by 2d 4h") is never cut.
+    a, b, c, d = st.columns([1, 1, 1, 2])
     a.metric("Applicable clocks", len(live))
     b.metric("Late", int(sum(counts.get(s, 0) for s in LATE_STATUSES)),
              help="Overdue and not filed, or filed after the due time.")
@@ -78,17 +79,18 @@ def deadlines_table() -> None:
         d.metric("Next deadline", "—")
     else:
         soonest = next_due.sort_values("due_at").iloc[0]
-        d.metric(f"Next: {soonest['rule_id']}", countdown(soonest["due_at"], now).removeprefix("due "),
-                 help=f"{soonest['regime']} → {soonest['recipient_name']}")
+        d.metric("Next deadline", countdown(soonest["due_at"], now).removeprefix("due "),
+                 help=f"{soonest['regime']} → {soonest['recipient_name']} (rule {soonest['rule_id']})")
+        d.caption(f"to {soonest['recipient_short']}")
     table = live.assign(
         countdown=[countdown(r.due_at, now, started=r.clock_started_at) if r.status not in ("filed", FILED_LATE)
                    else f"{r.timeliness or 'filed'} · first filed {local_time(r.filed_at, zone, '%d %b %Y %H:%M')}"
                    for r in live.itertuples()],
         due=live["due_at"].map(lambda v: local_time(v, zone)),
-        recipient=live["recipient_name"],
+        recipient=live["recipient_short"],
         check=live["flags"].map(lambda f: f"⚠ {f}" if f else ""))
-    st.dataframe(table[["due", "countdown", "status", "rule_id", "jurisdiction", "regime", "recipient",
-                        "applicability", "check", "reason"]],
+    ui.table(table[["due", "countdown", "status", "recipient", "jurisdiction", "regime", "rule_id",
+                    "applicability", "check", "reason"]],
                  hide_index=True, key="obligations_table",
                  column_config={"due": "Due", "countdown": "Countdown", "status": "Status", "rule_id": "Rule",
                                 "jurisdiction": "Jurisdiction", "regime": "Regime", "recipient": "Recipient",
@@ -108,19 +110,19 @@ no_longer = _filtered(register[register["applicability"] == "no longer applies"]
 if not no_longer.empty:
     st.warning(f"{len(no_longer)} obligation(s) applied earlier and no longer do after a later revision; their "
                "history stays in the register and on the timeline.", icon="↩️")
-    st.dataframe(no_longer[["rule_id", "regime", "recipient_name", "reason", "filings"]], hide_index=True,
+    ui.table(no_longer[["recipient_short", "regime", "rule_id", "reason", "filings"]], hide_index=True,
                  key="no_longer_table", column_config={"rule_id": "Rule", "regime": "Regime",
-                                                       "recipient_name": "Recipient", "reason": "Why not now",
+                                                       "recipient_short": "Recipient", "reason": "Why not now",
                                                        "filings": "Filings"})
 rest = _filtered(register[register["applicability"] == "not applicable"])
 st.markdown(f"**Does not apply ({len(rest)})**, by reason")
-st.dataframe(not_applicable_summary(rest), hide_index=True, key="not_applicable_summary",
+ui.table(not_applicable_summary(rest), hide_index=True, key="not_applicable_summary",
              column_config={"why": "Why not", "rules": "Rules", "examples": "For example"})
 with st.expander(f"Every rule that does not apply ({len(rest)}), with its reason"):
-    st.dataframe(rest[["rule_id", "jurisdiction", "regime", "recipient_name", "reason", "flags"]], hide_index=True,
+    ui.table(rest[["recipient_short", "jurisdiction", "regime", "rule_id", "reason", "flags"]], hide_index=True,
                  key="not_applicable_table",
                  column_config={"rule_id": "Rule", "jurisdiction": "Jurisdiction", "regime": "Regime",
-                                "recipient_name": "Recipient", "reason": "Why not", "flags": "Check"})
+                                "recipient_short": "Recipient", "reason": "Why not", "flags": "Check"})
 
 st.subheader("Register for Legal")
 a, b = st.columns(2)
@@ -132,7 +134,7 @@ for column, fmt, label in ((a, "csv", "Download the register (CSV)"), (b, "pdf",
         on_click="ignore", key=f"register_{fmt}")
 
 st.subheader("One obligation")
-choices = {int(r.obligation_id): f"{r.rule_id} — {r.regime} → {r.recipient_name} ({r.applicability})"
+choices = {int(r.obligation_id): f"{r.recipient_short} — {r.regime} ({r.rule_id}, {r.applicability})"
            for r in register.itertuples()}
 if choices:
     chosen = st.selectbox("Obligation", list(choices), format_func=choices.__getitem__, key="obligation_choice")
@@ -152,10 +154,10 @@ if choices:
         st.caption("Sources: " + " · ".join(row["source_urls"].split()))
     filings = filings_frame(ctx.engine, actor=ctx.actor, obligation_id=chosen)
     if not filings.empty:
-        st.dataframe(filings.assign(filed_at=filings["filed_at"].map(lambda v: local_time(v, zone))),
+        ui.table(filings.assign(filed_at=filings["filed_at"].map(lambda v: local_time(v, zone))),
                      hide_index=True, key="filings_table")
     if ui.can(ctx.actor, Action.manage_obligations):
-        with st.form("record_filing", clear_on_submit=True):
+        with st.form("record_filing"):
             st.markdown("**Record a filing** (append-only: a correction is a new filing)")
             c1, c2, c3 = st.columns(3)
             local_now = utcnow().astimezone(ZoneInfo(zone)).replace(second=0, microsecond=0)
@@ -165,12 +167,13 @@ if choices:
             reference = st.text_input("Reference (portal receipt, case number)", max_chars=300, key="filing_ref")
             note = st.text_area("Note", max_chars=20_000, key="filing_note")
             corrects = st.selectbox("Corrects filing", [None] + filings["filing_id"].tolist(), key="filing_corrects",
-                                    format_func=lambda v: "— (not a correction)" if v is None else f"#{v}")
+                                    format_func=lambda v: "— (not a correction)" if v is None else f"filing {v}")
             if st.form_submit_button("Record filing", type="primary"):
                 ui.run_action(lambda: file_obligation(
                     ctx.engine, actor=ctx.actor, obligation_id=chosen,
                     filed_at=local_input_to_utc(filed_day, filed_time, filed_zone, field="filed_at"), reference=reference, note=note,
-                    corrects_id=corrects), f"Filing recorded for {row['rule_id']}.")
+                    corrects_id=corrects), f"Filing recorded: {row['recipient_short']} ({row['rule_id']}).",
+                    clear=["filed_day", "filed_time", "filed_zone", "filing_ref", "filing_note", "filing_corrects"])
         with st.form("set_status"):
             st.markdown("**Tracking status**")
             status = st.selectbox("Status", [ObligationStatus.not_due.value, ObligationStatus.in_preparation.value,
@@ -180,7 +183,7 @@ if choices:
             if st.form_submit_button("Save status"):
                 ui.run_action(lambda: set_obligation_status(
                     ctx.engine, actor=ctx.actor, obligation_id=chosen, status=status, reason=why,
-                    expected_version=obligation_version_seen), f"{row['rule_id']}: {status}.")
+                    expected_version=obligation_version_seen), f"{row['recipient_short']} ({row['rule_id']}): {status}.")
 
 st.subheader("The company")
 current = get_incident(ctx.engine, actor=ctx.actor, incident_id=incident.id)

@@ -86,7 +86,7 @@ with funnel_tab:
     by_channel = (phase_cells.groupby(["channel", "source"], as_index=False)
                   [["targeted", "sent", "delivered", "bounced", "failed", "opened", "replied", "opted_out",
                     "substitute_issued"]].sum())
-    st.dataframe(by_channel.assign(source=by_channel["source"].map({"report": "delivery reports",
+    ui.table(by_channel.assign(source=by_channel["source"].map({"report": "delivery reports",
                                                                     "entered": "entered by hand"})),
                  hide_index=True, key="outreach_by_channel",
                  column_config={"channel": st.column_config.TextColumn("Channel", width="medium"), "source": "Source",
@@ -96,14 +96,14 @@ with funnel_tab:
         st.caption("Where delivery reports cover a channel, they replace hand-entered counts for it.")
 
 with breakdown_tab:
-    progress_column = st.column_config.ProgressColumn("Delivered", format="percent", min_value=0.0, max_value=1.0)
+    progress_column = st.column_config.ProgressColumn("Share delivered", format="percent", min_value=0.0, max_value=1.0)
     numbers = {m: st.column_config.NumberColumn(m.capitalize(), format="localized")
                for m in ("targeted", "sent", "delivered", "bounced", "failed", "replied")}
     left, right = st.columns(2)
     for column, by in ((left, "region"), (right, "segment")):
         table = completion_frame(ctx.engine, actor=ctx.actor, incident_id=incident.id, phase_key=phase_key, by=by)
         column.markdown(f"**By {by}** (lagging first)")
-        column.dataframe(table[[by, "delivered_share", "targeted", "delivered", "bounced", "failed", "replied"]],
+        ui.table(container=column, data=table[[by, "delivered_share", "targeted", "delivered", "bounced", "failed", "replied"]],
                          hide_index=True, key=f"completion_{by}",
                          column_config={by: by.capitalize(), "delivered_share": progress_column, **numbers})
 
@@ -130,7 +130,7 @@ with reconcile_tab:
         c.metric("Rows in the affected file", count(counts.get("affected_rows")))
         rows = [{"list": label, "customers": counts.get(key, 0), "key": key}
                 for key, (label, _sql) in RECONCILIATION_SETS.items()]
-        st.dataframe(pd.DataFrame(rows)[["list", "customers"]], hide_index=True, key="reconciliation_table",
+        ui.table(pd.DataFrame(rows)[["list", "customers"]], hide_index=True, key="reconciliation_table",
                      column_config={"customers": st.column_config.NumberColumn("Customers", format="localized")})
         if ui.can(ctx.actor, Action.record_outreach):
             st.caption("Each list holds pseudonymous customer ids only.")
@@ -184,10 +184,10 @@ with lookup_tab:
                     st.markdown("**Current state per phase and channel**")
                     labels = {"phase": "Phase", "channel": "Channel", "status": "Status", "event_time": "Event time",
                               "vendor_ref": "Vendor reference", "report": "From report"}
-                    st.dataframe(history.states.assign(event_time=history.states["event_time"].map(
+                    ui.table(history.states.assign(event_time=history.states["event_time"].map(
                         lambda v: local_time(v, zone))), hide_index=True, key="lookup_states", column_config=labels)
                     st.markdown("**Every event received**")
-                    st.dataframe(history.events.assign(event_time=history.events["event_time"].map(
+                    ui.table(history.events.assign(event_time=history.events["event_time"].map(
                         lambda v: local_time(v, zone))), hide_index=True, key="lookup_events", column_config=labels)
 
 with inquiry_tab:
@@ -212,20 +212,20 @@ with inquiry_tab:
             ui.run_action(lambda: save_inquiry_days(ctx.engine, actor=ctx.actor, incident_id=incident.id, rows=rows,
                                                     shown_versions=shown_versions),
                           lambda changed: f"Saved inquiry volumes ({changed} days changed).")
-        with st.form("inquiry_upload", clear_on_submit=True):
+        with st.form("inquiry_upload"):
             inquiry_file = st.file_uploader("Or import a CSV (day, calls, mailbox, call_capacity, note)", type=["csv"],
                                             key="inquiry_file")
             if st.form_submit_button("Import inquiry volumes") and inquiry_file is not None:
                 ui.run_action(lambda: save_inquiry_days(
                     ctx.engine, actor=ctx.actor, incident_id=incident.id,
                     rows=parse_inquiry_csv(inquiry_file.getvalue())),
-                    lambda changed: f"Imported inquiry volumes ({changed} days changed).")
+                    lambda changed: f"Imported inquiry volumes ({changed} days changed).", clear=["inquiry_file"])
 
 with import_tab:
     reports = delivery_reports_frame(ctx.engine, actor=ctx.actor, incident_id=incident.id)
     if not reports.empty:
         st.markdown("**Delivery reports imported**")
-        st.dataframe(reports.assign(imported_at=reports["imported_at"].map(lambda v: local_time(v, zone)),
+        ui.table(reports.assign(imported_at=reports["imported_at"].map(lambda v: local_time(v, zone)),
                                     first_event=reports["first_event"].map(lambda v: local_time(v, zone)),
                                     last_event=reports["last_event"].map(lambda v: local_time(v, zone))),
                      hide_index=True, key="reports_table",
@@ -241,7 +241,7 @@ with import_tab:
         st.caption("A vendor's delivery-status report, CSV or Parquet, with pseudonymous customer ids "
                    "(docs/file-formats.md). Re-imports are refused; overlapping reports never double-count. Larger "
                    "files: python -m breachdash import-outreach FILE --incident SLUG")
-        with st.form("import_delivery", clear_on_submit=True):
+        with st.form("import_delivery"):
             upload = st.file_uploader("Delivery-status report", type=["csv", "parquet"], key="delivery_file")
             pseudonymous = st.checkbox(IDS_OVERRIDE_LABEL, key="delivery_ids_pseudonymous",
                                        help="Only if you know they are: the override is recorded in the audit log.")
@@ -252,7 +252,8 @@ with import_tab:
             ui.import_upload(upload, lambda path, progress: import_delivery_report(
                 ctx.engine, actor=ctx.actor, incident_id=incident.id, path=path, progress=progress,
                 ids_are_pseudonymous=pseudonymous),
-                lambda summary: f"Imported {summary.file_name}: {summary.describe()}.")
+                lambda summary: f"Imported {summary.file_name}: {summary.describe()}.",
+                clear=["delivery_file", "delivery_ids_pseudonymous"])
 
         st.markdown("**Enter counts by hand** (channels without per-customer reports: web notice, press release, "
                     "phone campaigns, substitute notices)")

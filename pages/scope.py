@@ -60,8 +60,8 @@ with history_tab:
         st.caption("One line per population; individuals and records are never on one axis: a record count is "
                    "not a count of people. 'Since previous' compares with the population's previous revision in "
                    "the same unit.")
-        st.dataframe(scope_view.history_table(history, zone), hide_index=True, key="revisions_table",
-                     column_config={"seq": "#", "population": "Population", "when": "Recorded", "recorded_by": "By",
+        ui.table(scope_view.history_table(history, zone), hide_index=True, key="revisions_table",
+                     column_config={"seq": "Revision", "population": "Population", "when": "Recorded", "recorded_by": "By",
                                     "figure": st.column_config.TextColumn("Figure as published", width="medium"),
                                     "change_text": st.column_config.TextColumn("Since previous", width="medium"),
                                     "confidence": "Confidence", "method": "Method",
@@ -79,11 +79,11 @@ with exposure_tab:
         for population in state.populations:
             st.subheader(population.label)
             left, right = st.columns([3, 2])
-            left.dataframe(scope_view.data_types_table(population), hide_index=True,
+            ui.table(scope_view.data_types_table(population), container=left, hide_index=True,
                            key=f"types_{population.key}")
-            right.dataframe(scope_view.regions_table(population), hide_index=True, key=f"regions_{population.key}")
+            ui.table(scope_view.regions_table(population), container=right, hide_index=True, key=f"regions_{population.key}")
         st.caption("Systems involved")
-        st.dataframe(latest_systems(ctx.engine, actor=ctx.actor, incident_id=incident.id), hide_index=True,
+        ui.table(latest_systems(ctx.engine, actor=ctx.actor, incident_id=incident.id), hide_index=True,
                      key="systems_table", column_config={"system": "System", "count": st.column_config.NumberColumn(
                          "Customers", format="localized")})
 
@@ -132,7 +132,7 @@ with record_tab:
             reason = st.text_area("Why the estimate changed", max_chars=10_000, key="rev_reason")
             own = history[history["population_key"] == key]["seq"].tolist()
             corrects = st.selectbox("Corrects revision", [None] + own, key="rev_corrects",
-                                    format_func=lambda v: "— (not a correction)" if v is None else f"#{v}")
+                                    format_func=lambda v: "— (not a correction)" if v is None else f"revision {v}")
             st.markdown("**Data types** (a person can count under several; count kind 'unknown' leaves the count "
                         "empty)")
             types_table = st.data_editor(start["data_types"], num_rows="dynamic", hide_index=True, key="rev_types",
@@ -181,7 +181,7 @@ with record_tab:
                 f" Check: {warning}." for warning in result[1]))
 
 with populations_tab:
-    st.dataframe(populations.drop(columns=["id", "version"]), hide_index=True, key="populations_table",
+    ui.table(populations.drop(columns=["id", "version"]), hide_index=True, key="populations_table",
                  column_config={"key": "Key", "label": "Population", "unit": "Unit", "jurisdictions": "Where",
                                 "disjoint": "Counted in no other", "latest_seq": "Latest revision"})
     if ui.can(ctx.actor, Action.revise_scope):

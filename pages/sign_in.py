@@ -32,5 +32,5 @@ if ui.is_demo():
     st.subheader("Demo accounts")
     st.caption("This is a demo database; these accounts exist only here.")
     st.table(
-        [{"role": role.label, "email": email, "password": password} for role, email, _, password in DEMO_USERS]
+        [{"Role": role.label, "Email": email, "Password": password} for role, email, _, password in DEMO_USERS]
     )

@@ -104,7 +104,7 @@ if kinds:
     table = table[table["kind"].isin(kinds)]
 if not show_history:
     table = table[~table["state"].isin(["superseded", "retracted"])]
-st.dataframe(
+ui.table(
     table.assign(happened=[moment(v, p, zone) for v, p in zip(table["occurred_at"], table["precision"])],
                  recorded=table["recorded_at"].map(lambda v: local_time(v, zone)))[
         ["id", "happened", "precision", "kind", "title", "detail", "systems", "source_ref", "recorded",
@@ -135,7 +135,7 @@ action_versions_seen = ui.version_seen(f"actions_{incident.id}",
 if actions.empty:
     st.write("No actions tracked yet.")
 else:
-    st.dataframe(
+    ui.table(
         actions.assign(due=actions["due_at"].map(lambda v: local_time(v, zone)),
                        done=actions["done_at"].map(lambda v: local_time(v, zone)))[
             ["action", "category", "owner_role", "status", "due", "done", "done_by"]],
@@ -144,7 +144,7 @@ else:
                        "due": "Due", "done": "Done", "done_by": "Done by"})
 if ui.can(ctx.actor, Action.manage_actions) and as_known_at is None:
     left, right = st.columns(2)
-    with left, st.form("add_action", clear_on_submit=True):
+    with left, st.form("add_action"):
         st.markdown("**Track an action**")
         text_ = st.text_input("Action", max_chars=300, key="action_text")
         a, b = st.columns(2)
@@ -155,7 +155,8 @@ if ui.can(ctx.actor, Action.manage_actions) and as_known_at is None:
         if st.form_submit_button("Add action"):
             ui.run_action(lambda: add_action(ctx.engine, actor=ctx.actor, incident_id=incident.id, action_in={
                 "action": text_, "category": category, "owner_role": owner,
-                "due_at": local_input_to_utc(due_day, time(17, 0), zone, field="due")}), "Action added.")
+                "due_at": local_input_to_utc(due_day, time(17, 0), zone, field="due")}), "Action added.",
+                clear=["action_text", "action_category", "action_owner", "action_due"])
     open_actions = actions[actions["status"] != "done"]
     with right, st.form("action_status"):
         st.markdown("**Update an action**")
@@ -209,12 +210,14 @@ def _event_in(fields: dict) -> dict:
 if ui.can(ctx.actor, Action.record_timeline_event) and as_known_at is None:
     add_tab, correct_tab, retract_tab, milestone_tab = st.tabs(
         ["Add an entry", "Correct an entry", "Retract an entry", "Set a milestone"])
-    with add_tab, st.form("add_event", clear_on_submit=True):
+    with add_tab, st.form("add_event"):
         fields = _event_fields("add")
         if st.form_submit_button("Add entry", type="primary"):
             ui.run_action(lambda: add_event(ctx.engine, actor=ctx.actor, incident_id=incident.id,
                                             event_in=_event_in(fields)),
-                          lambda event: f"Added entry #{event.id}.")
+                          lambda event: f"Added entry {event.id}.",
+                          clear=[f"add_{name}" for name in ("day", "time", "zone", "kind", "precision", "title",
+                                                            "detail", "systems", "source")])
     editable = events[events["editable"]]
     labels = {int(r.id): f"#{r.id} · {local_time(r.occurred_at, zone, '%d %b %H:%M')} · {r.title[:60]}"
               for r in editable.itertuples()}

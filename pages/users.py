@@ -21,7 +21,7 @@ frame = users_frame(ctx.engine, actor=ctx.actor)
 # meanwhile is refused with who made it, never overwritten.
 seen = {email: ui.version_seen(f"user:{email}", int(version))
         for email, version in zip(frame["email"], frame["version"])}
-st.dataframe(frame.drop(columns=["version"]), hide_index=True, key="users_table")
+ui.table(frame.drop(columns=["version"]), hide_index=True, key="users_table")
 st.caption("A password reset, a deactivation or a role change signs that person out everywhere.")
 emails = frame["email"].tolist()
 
@@ -53,7 +53,7 @@ with right, st.form("change_role"):
             f"{'Granted' if do_grant else 'Revoked'} {role_labels[role]} {'to' if do_grant else 'from'} {who}.")
 
 left, right = st.columns(2)
-with left, st.form("reset_password", clear_on_submit=True):
+with left, st.form("reset_password"):
     st.subheader("Reset a password")
     reset_who = st.selectbox("User", emails, key="reset_user")
     new_password = st.text_input("New password (at least 10 characters)", type="password",
@@ -61,7 +61,8 @@ with left, st.form("reset_password", clear_on_submit=True):
     if st.form_submit_button("Reset password"):
         ui.run_action(lambda: set_password(ctx.engine, actor=ctx.actor, email=reset_who, password=new_password,
                                            expected_version=seen[reset_who], keep_session=ui.session_token()),
-                      f"Password reset for {reset_who}; they are signed out everywhere.")
+                      f"Password reset for {reset_who}; they are signed out everywhere.",
+                      clear=["reset_password_value"])
 
 with right, st.form("activation"):
     st.subheader("Deactivate or reactivate")

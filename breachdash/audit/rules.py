@@ -236,3 +236,86 @@ def _check_keyed(row: Any, key: bytes | None, walk: ChainWalk) -> ChainBreak | N
     for name, digest in digests.items():
         walk.digests[name] = (digest, row.id)
     return None
+
+
+# ---------------------------------------------------------------- audit entries as sentences (issue 16)
+# What each recorded action means, as the rest of a sentence whose subject is who did it. The
+# dotted action code, the hash and the JSON stay one click away on the Audit trail page.
+ACTION_WORDS = {
+    "action.added": "added an action to track",
+    "action.status_set": "updated an action's status",
+    "comms.approvers_proposed": "proposed a change to a phase's approvers",
+    "comms.approvers_approved": "approved a change to a phase's approvers",
+    "comms.approvers_rejected": "rejected a change to a phase's approvers",
+    "comms.approvers_withdrawn": "withdrew a proposed change to a phase's approvers",
+    "comms.checklist_item_set": "ticked or cleared a checklist item",
+    "comms.message_saved": "saved a new message version",
+    "comms.phase_edited": "changed a communication phase",
+    "comms.phase_moved": "reordered the communication phases",
+    "comms.plan_created": "created the communication plan",
+    "comms.sent": "marked a message as sent",
+    "comms.signed_off": "signed off a message",
+    "comms.sign_off_reconfirmed": "re-confirmed a sign-off after the facts changed",
+    "incident.created": "opened the incident",
+    "incident.imported": "imported the incident from a file",
+    "incident.milestone_set": "set a milestone",
+    "incident.updated": "changed the incident's details",
+    "obligation.added": "added a notification obligation",
+    "obligation.filed": "recorded a filing",
+    "obligation.status_set": "set an obligation's tracking status",
+    "obligations.recomputed": "recomputed the notification obligations",
+    "outreach.inquiries_saved": "saved inquiry volumes",
+    "outreach.recorded": "entered outreach counts",
+    "outreach.report_imported": "imported a delivery report",
+    "outreach.state_computed": "updated the customers' delivery states",
+    "review.started": "started a review",
+    "scope.file_imported": "recorded a scope revision from a file",
+    "scope.population_added": "added an affected population",
+    "scope.population_changed": "changed an affected population",
+    "scope.revised": "recorded a scope revision",
+    "timeline.event_added": "added a timeline entry",
+    "timeline.event_corrected": "corrected a timeline entry",
+    "timeline.event_retracted": "retracted a timeline entry",
+    "user.added": "added a user",
+    "user.deactivated": "deactivated a user",
+    "user.password_set": "set a user's password",
+    "user.reactivated": "reactivated a user",
+    "user.role_granted": "granted a role",
+    "user.role_revoked": "revoked a role",
+    "user.self_grant_refused": "tried to grant themselves a role and was refused",
+    SEAL_ACTION: "sealed the audit chain with the audit key",
+}
+# Detail worth naming, in the order tried: the first one the entry's after (or before) JSON holds.
+_DETAIL_KEYS = (("title", "“{}”"), ("action", "“{}”"), ("label", "“{}”"), ("name", "“{}”"), ("email", "{}"),
+                ("role", "role {}"), ("rule_id", "rule {}"), ("milestone", "{}"), ("status", "now {}"),
+                ("number", "version {}"), ("seq", "revision {}"), ("file_name", "file {}"))
+MAX_DETAIL_CHARS = 80
+
+
+def action_words(action: str) -> str:
+    """What an action code means ("comms.sent" -> "marked a message as sent"); an unknown code in
+    words ("x.thing_done" -> "x: thing done")."""
+    if action in ACTION_WORDS:
+        return ACTION_WORDS[action]
+    domain, _, verb = action.partition(".")
+    return f"{domain}: {verb.replace('_', ' ')}" if verb else action.replace("_", " ")
+
+
+def describe_event(*, actor: str, action: str, before: Any = None, after: Any = None) -> str:
+    """One audit entry as a sentence: "legal@x.example signed off a message (version 2)." The
+    detail, if any, comes from the recorded values and is cut to a readable length."""
+    detail = ""
+    for values in (after, before):
+        if not isinstance(values, dict):
+            continue
+        for key, shape in _DETAIL_KEYS:
+            value = values.get(key)
+            if value not in (None, "", [], {}) and not isinstance(value, (dict, list)):
+                text = str(value)
+                if len(text) > MAX_DETAIL_CHARS:
+                    text = text[:MAX_DETAIL_CHARS - 1] + "…"
+                detail = shape.format(text)
+                break
+        if detail:
+            break
+    return f"{actor} {action_words(action)}" + (f" ({detail})" if detail else "") + "."

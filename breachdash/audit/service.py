@@ -15,8 +15,8 @@ from sqlmodel import Session, col, select
 from breachdash.audit import digests as row_digests
 from breachdash.audit.models import AuditEvent
 from breachdash.audit.rules import (
-    GENESIS_HASH, KEYED, SEAL_ACTION, ChainBreak, ChainWalk, canonical_json, first_break, keyed_chain_hash,
-    seal_content,
+    GENESIS_HASH, KEYED, SEAL_ACTION, ChainBreak, ChainWalk, canonical_json, describe_event, first_break,
+    keyed_chain_hash, seal_content,
 )
 from breachdash.auth.rules import SYSTEM_EMAIL, Action, Actor, require
 from breachdash.common import utcnow
@@ -266,8 +266,20 @@ def _check_rows(connection, walk: ChainWalk) -> tuple[dict[str, int], list[RowPr
     return counts, problems
 
 
+def _recorded(text: str):
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return None
+
+
+AUDIT_FRAME_COLUMNS = ["#", "when (UTC)", "who", "what", "action", "entity", "before", "after", "hash", "prev_hash",
+                       "hash_alg"]
+
+
 def audit_frame(engine: Engine, *, actor: Actor, incident_id: int | None = None, limit: int = 500) -> pd.DataFrame:
-    """The newest audit events, for display."""
+    """The newest audit events, for display: each as a sentence ("what"), with the action code,
+    the recorded values (JSON text) and the full hashes for whoever opens the detail."""
     require(actor, Action.view_audit)
     with read_session(engine) as session:
         query = select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(limit)
@@ -280,13 +292,17 @@ def audit_frame(engine: Engine, *, actor: Actor, incident_id: int | None = None,
                 "#": row.id,
                 "when (UTC)": row.occurred_at,
                 "who": row.actor,
+                "what": describe_event(actor=row.actor, action=row.action, before=_recorded(row.before_json),
+                                       after=_recorded(row.after_json)),
                 "action": row.action,
                 "entity": f"{row.entity_type} {row.entity_id}",
                 "before": row.before_json,
                 "after": row.after_json,
-                "hash": row.hash[:12],
+                "hash": row.hash,
+                "prev_hash": row.prev_hash,
+                "hash_alg": row.hash_alg,
             }
             for row in rows
         ],
-        columns=["#", "when (UTC)", "who", "action", "entity", "before", "after", "hash"],
+        columns=AUDIT_FRAME_COLUMNS,
     )

@@ -43,7 +43,7 @@ class UserCreate(BaseModel):
     @classmethod
     def _email(cls, value: str) -> str:
         if not _EMAIL.match(value):
-            raise ValueError("not an email address")
+            raise ValueError("is not an email address")
         return value.lower()
 
     @field_validator("password")

@@ -1,6 +1,8 @@
 """Communication rules as pure functions: transitions and sign-offs."""
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -123,3 +125,41 @@ def transition_problem(
 
 def role_label(role: str) -> str:
     return {"pr": "PR"}.get(role, role.capitalize())
+
+
+# ---------------------------------------------------------------- word-level redline (issue 16)
+_TOKENS = re.compile(r"\s+|\w+(?:['’]\w+)*|[^\w\s]", re.UNICODE)
+SAME, REMOVED, ADDED = "same", "removed", "added"
+
+
+def word_redline(old: str, new: str) -> list[tuple[str, str]]:
+    """What changed from `old` to `new`, word by word, as a lawyer's redline reads it: a list of
+    (kind, text) runs, kind SAME, REMOVED or ADDED, that spell `old` when the ADDED runs are left
+    out and `new` when the REMOVED ones are. Whitespace and punctuation are words of their own, so
+    a changed comma shows as a changed comma; a replaced word is its removal, then its addition."""
+    before, after = _TOKENS.findall(old or ""), _TOKENS.findall(new or "")
+    runs: list[tuple[str, str]] = []
+
+    def add(kind: str, tokens: list[str]) -> None:
+        text = "".join(tokens)
+        if not text:
+            return
+        if runs and runs[-1][0] == kind:
+            runs[-1] = (kind, runs[-1][1] + text)
+        else:
+            runs.append((kind, text))
+
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+    for op, a0, a1, b0, b1 in matcher.get_opcodes():
+        if op == "equal":
+            add(SAME, before[a0:a1])
+        else:
+            add(REMOVED, before[a0:a1])
+            add(ADDED, after[b0:b1])
+    return runs
+
+
+def redline_counts(runs: list[tuple[str, str]]) -> tuple[int, int]:
+    """How many words were removed and added (whitespace and punctuation not counted)."""
+    words = lambda text: len(re.findall(r"\w+", text))  # noqa: E731
+    return (sum(words(t) for k, t in runs if k == REMOVED), sum(words(t) for k, t in runs if k == ADDED))

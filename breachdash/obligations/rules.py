@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import calendar as month_calendar
 import csv
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from enum import StrEnum
@@ -50,6 +51,23 @@ RECIPIENT_NAMES = {
     "media": "Media", "credit_bureaus": "Credit bureaus", "other_authority": "Other authority",
     "internal": "Internal", "business_partner": "Business partner",
 }
+
+_TRAILING_NOTE = re.compile(r"\s*\([^()]*\)\s*$")
+
+
+def short_recipient(name: str) -> str:
+    """A rule's recipient as a person names it in a heading or a list: the name without its
+    trailing note or second clause ("California Attorney General (electronic sample copy of
+    notice)" -> "California Attorney General")."""
+    text, depth, cut = str(name or ""), 0, None
+    for index, char in enumerate(text):
+        depth += (char == "(") - (char == ")")
+        if char == ";" and depth == 0:
+            cut = index
+            break
+    short = text[:cut].strip()
+    short = _TRAILING_NOTE.sub("", short).strip() or short
+    return short
 
 
 class Trigger(StrEnum):

@@ -25,6 +25,7 @@ from breachdash.obligations.models import (
 )
 from breachdash.obligations.rules import (
     RECIPIENT_NAMES,
+    short_recipient,
     ExposedData,
     Facts,
     PopulationFact,
@@ -434,8 +435,8 @@ def set_obligation_status(engine: Engine, *, actor: Actor, obligation_id: int, s
 
 
 REGISTER_COLUMNS = [
-    "obligation_id", "rule_id", "jurisdiction", "regime", "citation", "recipient", "recipient_name", "applicability",
-    "reason", "deadline", "trigger", "clock_started_at", "due_at", "clock_note", "status", "filed_at", "filed_by",
+    "obligation_id", "rule_id", "jurisdiction", "regime", "citation", "recipient", "recipient_name", "recipient_short",
+    "applicability", "reason", "deadline", "trigger", "clock_started_at", "due_at", "clock_note", "status", "filed_at", "filed_by",
     "reference", "filings", "timeliness", "corrections", "flags", "confidence", "source", "source_urls",
     "in_force", "applies_since", "version",
 ]
@@ -467,7 +468,10 @@ def obligations_register(engine: Engine, *, actor: Actor | None, incident_id: in
         rows.append({
             "obligation_id": o.id, "rule_id": o.rule_id, "jurisdiction": o.jurisdiction, "regime": o.regime,
             "citation": rule.citation if rule else "", "recipient": o.recipient,
-            "recipient_name": rule.recipient_name if rule else o.recipient, "applicability": o.applicability,
+            "recipient_name": rule.recipient_name if rule else o.recipient,
+            "recipient_short": short_recipient(rule.recipient_name if rule else RECIPIENT_NAMES.get(o.recipient,
+                                                                                                  o.recipient)),
+            "applicability": o.applicability,
             "reason": o.reason, "deadline": rule.describe_deadline() if rule else "",
             "trigger": rule.trigger.replace("_", " ") if rule else "", "clock_started_at": o.clock_started_at,
             "due_at": o.due_at, "clock_note": o.clock_note,

@@ -73,12 +73,14 @@ def describe_changes(before: dict, after: dict, *, revisions: list[dict], events
     for rule_id, item in sorted(new_obl.items()):
         was = old_obl.get(rule_id)
         if was is None:
-            changes.append(Change("obligation", f"New obligation: {rule_id} ({item['regime']} → {item['recipient']})"
+            changes.append(Change("obligation", f"New obligation: notify {item['recipient']} ({item['regime']})"
                                                 + (f", due {item['due']}" if item.get("due") else "")))
         elif was["status"] != item["status"] and item["status"] in ("filed", "late"):
-            changes.append(Change("obligation", f"{rule_id} {item['status']} ({item['regime']} → {item['recipient']})"))
+            changes.append(Change("obligation", f"Notice to {item['recipient']} {item['status']} ({item['regime']})"))
     for rule_id in sorted(set(old_obl) - set(new_obl)):
-        changes.append(Change("obligation", f"No longer applies: {rule_id} ({old_obl[rule_id]['regime']})"))
+        gone = old_obl[rule_id]
+        changes.append(Change("obligation", f"No longer applies: notice to {gone.get('recipient', rule_id)} "
+                                            f"({gone['regime']})"))
     if events:
         titles = "; ".join(e["title"] for e in events[:5]) + (" …" if len(events) > 5 else "")
         changes.append(Change("timeline", f"{len(events)} new timeline entr{'y' if len(events) == 1 else 'ies'}: "

@@ -15,7 +15,7 @@ from breachdash.comms.service import phase_detail, phase_progress
 from breachdash.common import as_utc, utcnow
 from breachdash.db import read_session, write_session
 from breachdash.display import local_time
-from breachdash.obligations.rules import RECIPIENT_NAMES
+from breachdash.errors import NotFound
 from breachdash.obligations.service import APPLICABLE, obligations_register
 from breachdash.outreach.service import outreach_totals
 from breachdash.reference import data_types as catalogue
@@ -69,7 +69,7 @@ def status_snapshot(engine: Engine, *, actor: Actor | None, incident_id: int) ->
         "sign_offs": sign_offs,
         "outreach": {r.key: {"name": r.phase, "delivered": int(r.delivered), "targeted": int(r.targeted)}
                      for r in outreach.itertuples()},
-        "obligations": {r.rule_id: {"regime": r.regime, "recipient": RECIPIENT_NAMES.get(r.recipient, r.recipient),
+        "obligations": {r.rule_id: {"regime": r.regime, "recipient": r.recipient_short,
                                     "status": r.status,
                                     "due": None if pd.isna(r.due_at) else r.due_at.strftime("%Y-%m-%d %H:%M UTC")}
                         for r in applicable.itertuples()},
@@ -107,7 +107,21 @@ def latest_review(engine: Engine, *, actor: Actor | None, incident_id: int) -> R
 
 def since_last_review(engine: Engine, *, actor: Actor | None, incident_id: int) -> SinceReview:
     """Everything that changed after the latest review marker (nothing to compare without one)."""
-    marker = latest_review(engine, actor=actor, incident_id=incident_id)
+    return since_review(engine, actor=actor, incident_id=incident_id)
+
+
+def since_review(engine: Engine, *, actor: Actor | None, incident_id: int, review_id: int | None = None) -> SinceReview:
+    """Everything that changed after a review marker of this incident: `review_id`, or the latest
+    (nothing to compare without one). A marker of another incident is not found."""
+    if review_id is None:
+        marker = latest_review(engine, actor=actor, incident_id=incident_id)
+    else:
+        require_signed_in(actor)
+        with read_session(engine) as session:
+            marker = session.exec(select(ReviewMarker).where(ReviewMarker.id == review_id,
+                                                             ReviewMarker.incident_id == incident_id)).first()
+        if marker is None:
+            raise NotFound(f"This incident has no review {review_id}.")
     now = utcnow()
     if marker is None:
         return SinceReview(None, [], now)
@@ -134,5 +148,6 @@ def reviews_frame(engine: Engine, *, actor: Actor | None, incident_id: int, zone
     with read_session(engine) as session:
         markers = session.exec(select(ReviewMarker).where(ReviewMarker.incident_id == incident_id)
                                .order_by(col(ReviewMarker.id).desc())).all()
-    return pd.DataFrame([{"started": local_time(m.started_at, zone), "by": m.started_by,
-                          "estimate": m.snapshot.get("total") or m.snapshot.get("best")} for m in markers], columns=["started", "by", "estimate"])
+    return pd.DataFrame([{"review_id": m.id, "started": local_time(m.started_at, zone), "by": m.started_by,
+                          "estimate": m.snapshot.get("total") or m.snapshot.get("best")} for m in markers],
+                        columns=["review_id", "started", "by", "estimate"])

@@ -21,7 +21,7 @@ from breachdash.auth.rules import Actor
 from breachdash.auth.service import actor_for_email, authenticate, demo_mode
 from breachdash.auth.sessions import COOKIE_NAME, end_session, resume_session, start_session
 from breachdash.config import AuthMode, load_session_settings, load_settings, outage_retry_seconds
-from breachdash.display import escape_markdown
+from breachdash.display import column_label, escape_markdown, redline_html
 from breachdash.db import check_database, current_revision, make_engine
 from breachdash.errors import BreachdashError, DatabaseUnavailable, DatabaseUnreachable
 from breachdash.incidents.models import Incident
@@ -331,22 +331,48 @@ def page_context(page_file: str, *, needs_incident: bool = True) -> PageContext:
     return PageContext(engine=engine, actor=actor, incident=incident)
 
 
+INCIDENT_PARAM = "incident"  # the link's query parameter (?incident=slug)
+INCIDENT_PICKER_KEY = "incident_selector"
+_INCIDENT_SHOWN_KEY = "breachdash_incident_shown"
+
+
 def incident_selector(engine: Engine, actor: Actor) -> None:
-    """Sidebar picker; remembers the choice for this browser session."""
+    """Sidebar picker, bound to the address: the chosen incident's slug is kept in the link
+    (?incident=slug), so a reload, a bookmark or a link pasted to a colleague opens the same
+    incident. The link decides on a browser session's first run; after that the picker does, and
+    the link follows it. (Streamlit's own `bind="query-params"` would put the picker's label, which
+    changes with the title, in the link instead of the slug.)"""
     from breachdash.incidents.service import list_incidents
 
     incidents = list_incidents(engine, actor=actor)
     if incidents.empty:
         st.sidebar.caption("No incidents recorded yet.")
         return
-    ids = incidents["id"].tolist()
-    labels = {row.id: f"{row.title} · {row.slug}" + (" (closed)" if row.status == "closed" else "")
+    slugs = incidents["slug"].tolist()
+    ids = dict(zip(slugs, incidents["id"].tolist()))
+    labels = {row.slug: f"{row.title} · {row.slug}" + (" (closed)" if row.status == "closed" else "")
               for row in incidents.itertuples()}
-    current = st.session_state.get(INCIDENT_KEY)
-    index = ids.index(current) if current in ids else 0
-    chosen = st.sidebar.selectbox("Incident", ids, index=index, format_func=labels.__getitem__,
-                                  key="incident_selector")
-    st.session_state[INCIDENT_KEY] = chosen
+    # The incident chosen by other means since the last run (the Overview's "Open", a test) moves
+    # the picker; otherwise the picker holds its value.
+    chosen_elsewhere = next((slug for slug, id_ in ids.items() if id_ == st.session_state.get(INCIDENT_KEY)), None)
+    if chosen_elsewhere and st.session_state.get(INCIDENT_KEY) != st.session_state.get(_INCIDENT_SHOWN_KEY):
+        st.session_state[INCIDENT_PICKER_KEY] = chosen_elsewhere
+    if st.session_state.get(INCIDENT_PICKER_KEY) not in ids:
+        linked = st.query_params.get(INCIDENT_PARAM)
+        st.session_state[INCIDENT_PICKER_KEY] = linked if linked in ids else slugs[0]
+    chosen = st.sidebar.selectbox("Incident", slugs, format_func=labels.__getitem__, key=INCIDENT_PICKER_KEY)
+    if st.query_params.get(INCIDENT_PARAM) != chosen:
+        st.query_params[INCIDENT_PARAM] = chosen
+    st.session_state[INCIDENT_KEY] = st.session_state[_INCIDENT_SHOWN_KEY] = int(ids[chosen])
+
+
+def open_incident(incident_id: int) -> None:
+    """Switch the whole app (and its link) to another incident: a button callback, run before the
+    sidebar picker is drawn."""
+    from breachdash.incidents.service import get_incident
+
+    st.session_state[INCIDENT_PICKER_KEY] = get_incident(get_engine(), actor=current_actor(),
+                                                         incident_id=incident_id).slug
 
 
 def financial_callout(financial) -> None:
@@ -397,19 +423,29 @@ def version_seen(key: str, current: _Version) -> _Version:
     return shown
 
 
-def run_action(action, success) -> None:
+def clear_widgets(keys) -> None:
+    """Forget what these widgets hold, so the next run draws them empty (their defaults). Forms
+    use this instead of `clear_on_submit`: what was typed stays when a save is refused, and is
+    cleared only once it is saved."""
+    for key in keys:
+        st.session_state.pop(key, None)
+
+
+def run_action(action, success, *, clear=()) -> None:
     """Run a service call from a form: on success keep `success` (a message, or a function of the
-    result giving one) for the rerun that shows the new data; on a refusal show why and stay."""
+    result giving one) for the rerun that shows the new data and empty the widgets keyed `clear`;
+    on a refusal show why and stay, keeping everything the person typed."""
     try:
         result = action()
     except BreachdashError as exc:
         show_error(exc)
         return
     flash(success(result) if callable(success) else success)
+    clear_widgets(clear)
     st.rerun()
 
 
-def import_upload(upload, importer, success) -> None:
+def import_upload(upload, importer, success, *, clear=()) -> None:
     """Run a file importer on an uploaded file with a progress bar. `importer(path, progress)`
     does the work; `success(result)` words the message kept for the rerun that shows the data."""
     from pathlib import Path
@@ -429,7 +465,34 @@ def import_upload(upload, importer, success) -> None:
             show_error(exc)
             return
     flash(success(result))
+    clear_widgets(clear)
     st.rerun()
+
+
+def table(data, *, column_config: dict | None = None, container=None, **kwargs):
+    """st.dataframe (in `container`, if given) with every header in words: columns without their own
+    label in `column_config` get `display.column_label` (no snake_case a person has to read)."""
+    config = dict(column_config or {})
+    for name in getattr(data, "columns", []):
+        if name not in config:
+            config[name] = column_label(name)
+    return (container or st).dataframe(data, column_config=config, **kwargs)
+
+
+def redline(old_subject: str, old_body: str, new_subject: str, new_body: str) -> None:
+    """Word-level redline between two message versions: struck-through removals, underlined
+    additions; text escaped and drawn with st.html (never markdown), subject then body."""
+    from breachdash.comms.rules import redline_counts, word_redline
+
+    subject, body = word_redline(old_subject, new_subject), word_redline(old_body, new_body)
+    removed, added = (a + b for a, b in zip(redline_counts(subject), redline_counts(body)))
+    if removed == added == 0 and old_subject == new_subject and old_body == new_body:
+        st.caption("The two versions are identical.")
+        return
+    st.caption(f"{removed:,} word{'s' if removed != 1 else ''} removed (struck through), {added:,} added "
+               "(underlined).")
+    st.html(f"<div><b>Subject:</b> {redline_html(subject)}</div>")
+    st.html(redline_html(body))
 
 
 def can(actor: Actor, action) -> bool:

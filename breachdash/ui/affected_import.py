@@ -26,6 +26,7 @@ from breachdash.importers.affected import (
 from breachdash.importers.common import IDS_OVERRIDE_LABEL, scratch_directory
 from breachdash.scope.models import DEFAULT_POPULATION
 from breachdash.scope.service import populations_frame
+from breachdash.ui import table
 
 PENDING_KEY = "breachdash_affected_proposal"
 ERROR_KEY = "breachdash_affected_error"
@@ -47,7 +48,7 @@ def import_section(engine: Engine, *, actor: Actor, incident_id: int) -> None:
     labels = dict(zip(populations["key"], populations["label"]))
     if populations.empty:
         labels[DEFAULT_POPULATION] = "All affected (created by this file)"
-    with st.form("import_affected", clear_on_submit=True):
+    with st.form("import_affected"):
         upload = st.file_uploader("Affected-customers file", type=["csv", "parquet"], key="affected_file")
         left, right = st.columns(2)
         population = left.selectbox("Population", list(labels), format_func=lambda key: labels.get(key, key),
@@ -123,7 +124,7 @@ def _confirm(apply) -> None:
     for changes, what in ((proposal.type_changes, "Data type"), (proposal.region_changes, "Region")):
         frame = _changes_frame(changes, what)
         if not frame.empty:
-            st.dataframe(frame, hide_index=True, key=f"affected_changes_{what}")
+            table(frame, hide_index=True, key=f"affected_changes_{what}")
     if proposal.adds_nothing:
         st.info("Nothing to record.")
         if st.button("Close", key="affected_close"):
@@ -141,6 +142,7 @@ def _confirm(apply) -> None:
         st.session_state.pop(PENDING_KEY, None)
         ui.flash(f"Recorded revision {revision.seq} from {proposal.summary.file_name} ({proposal.mode.value} file): "
                  f"{proposal.summary.describe()}.")
+        ui.clear_widgets(["affected_file", "import_reason", "import_ids_pseudonymous"])  # recorded: the form starts empty again
         st.rerun()
     if right.button("Discard", key="affected_discard"):
         discard_pending()

@@ -191,3 +191,18 @@ def test_communications_page__stale_approvals_are_reconfirmed_then_the_phase_is_
             "SELECT count(*) FROM audit_events WHERE action = 'comms.sign_off_reconfirmed'")).scalar()
     engine.dispose()
     assert status == "sent" and reconfirmed == 2
+
+
+def test_communications_page__versions_compare_as_a_word_level_redline(demo_url):
+    """Issue 16: a redline, not a unified diff; message text escaped, never markup."""
+    at, phase_id = _page("pr@demo.example", "detailed_follow_up", demo_url)
+    at.text_area(key=f"body_{phase_id}").set_value(
+        at.text_area(key=f"body_{phase_id}").value + "\nCall <b>us</b> [today](http://x.example).")
+    at.button(key=f"save_version_{phase_id}").click().run()
+    assert not at.exception
+    at, _ = _page("legal@demo.example", "detailed_follow_up", demo_url)
+    shown = "\n".join(h.proto.body for h in at.get("html"))
+    assert "<ins " in shown and "&lt;b&gt;us&lt;/b&gt;" in shown and "<b>us</b>" not in shown
+    assert "@@" not in shown and "+++" not in shown
+    assert not any("@@" in c.value for c in at.code)
+    assert any("0 words removed (struck through), 8 added (underlined)" in c.value for c in at.caption)

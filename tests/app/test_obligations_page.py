@@ -51,7 +51,7 @@ def test_obligations_page__legal_records_a_filing(demo_url):
     at.text_input(key="filing_ref").input("TX AG portal receipt 77")
     [b for b in at.button if b.label == "Record filing"][0].click().run()
     assert not at.exception
-    assert any(s.value.replace("\\", "") == "Filing recorded for US-TX-AG." for s in at.success)
+    assert any(s.value.replace("\\", "") == "Filing recorded: Texas Attorney General (US-TX-AG)." for s in at.success)
     after = _register(demo_url)
     assert after[after["rule_id"] == "US-TX-AG"].iloc[0]["status"] == "filed"
 

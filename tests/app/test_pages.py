@@ -35,6 +35,26 @@ def _texts(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
+def snake_case_headers(at: AppTest) -> list[str]:
+    """Headers a person would read as code (issue 16): a column shown without a label in words."""
+    import json
+
+    found = []
+    for frame in at.dataframe:
+        config = json.loads(frame.proto.columns or "{}")
+        for name in frame.value.columns:
+            entry = config.get(f"name:{name}") or config.get(str(name)) or {}
+            label = entry.get("label") if isinstance(entry, dict) else None
+            if isinstance(entry, dict) and entry.get("hidden"):
+                continue
+            shown = label or str(name)
+            if "_" in shown or (shown.isidentifier() and shown.islower()):
+                found.append(f"{frame.key}: {shown}")
+    for table in at.table:
+        found += [f"table: {name}" for name in table.value.columns if "_" in str(name) or str(name).islower()]
+    return found
+
+
 def _latest_revision(url: str):
     engine = make_engine(url)
     with engine.connect() as connection:
@@ -70,7 +90,7 @@ def test_signed_out__page_script_run_directly_shows_nothing(demo_url, page):
 def test_sign_in_form__demo_credentials_are_shown_and_work(demo_url):
     at = _app()
     shown = at.table[0].value
-    assert set(shown["email"]) == set(DEMO_EMAIL.values())
+    assert set(shown["Email"]) == set(DEMO_EMAIL.values()) and not snake_case_headers(at)
     at.text_input(key="sign_in_email").input(DEMO_EMAIL[Role.legal])
     at.text_input(key="sign_in_password").input(DEMO_PASSWORD[Role.legal])
     at.button[0].click().run()
@@ -110,6 +130,7 @@ def test_navigation__each_role_can_open_its_pages_and_not_others(demo_url, role)
             assert not at.exception, (page.path, [e.value for e in at.exception])
             expected = "Loyalty database breach" if page.path == "pages/overview.py" else page.title
             assert at.title[0].value == expected
+            assert not snake_case_headers(at), (page.path, snake_case_headers(at))
         else:
             # Depending on what AppTest has registered, switching is refused outright or the
             # navigation falls back to the default page; either way the page itself never renders.
@@ -131,6 +152,14 @@ def test_audit_page__lists_events_and_verifies_the_chain(demo_url):
         expected = connection.execute(text("SELECT count(*) FROM audit_events WHERE incident_id = 1")).scalar()
     engine.dispose()
     assert len(frame) == min(expected, 100) and frame["#"].is_monotonic_decreasing
+    # Issue 16: each entry is a sentence naming who did what; codes, JSON and hashes are in the detail.
+    assert list(frame.columns) == ["when", "what", "#"]
+    assert frame["what"].str.endswith(".").all() and frame["what"].str.contains("@demo.example ").any()
+    assert not frame["what"].str.contains(r"\b(?:scope|comms|timeline)\.[a-z_]+", regex=True).any()
+    newest = int(frame["#"].iloc[0])
+    assert at.selectbox(key="audit_detail_id").value == newest
+    detail = "\n".join(c.value for c in at.code)
+    assert "hash:" in detail and "previous:" in detail and "action:" in detail
     at.button(key="verify_chain").click().run()
     assert "Audit chain intact" in at.success[0].value
 

@@ -111,3 +111,20 @@ def test_timeline_page__milestone_and_action_saves_over_a_newer_change_are_refus
     after = actions_frame(engine, actor=other, incident_id=incident.id).set_index("id").loc[chosen]
     assert after["status"] == "in progress"
     engine.dispose()
+
+
+def test_timeline_page__a_refused_entry_keeps_what_was_typed_a_saved_one_clears(demo_url):
+    """Issue 16: a refused save keeps the form's text; only a saved entry empties the form."""
+    before = _event_count(demo_url)
+    at = _timeline("architect@demo.example")
+    at.text_input(key="add_zone").input("Mars/Olympus_Mons")
+    at.text_input(key="add_title").input("Attacker's VPN account disabled")
+    at.text_area(key="add_detail").input("Disabled at the concentrator; sessions dropped.")
+    [b for b in at.button if b.label == "Add entry"][0].click().run()
+    assert any("When it happened: unknown IANA time zone" in e.value.replace("\\", "") for e in at.error) and _event_count(demo_url) == before
+    assert at.text_input(key="add_title").value == "Attacker's VPN account disabled"
+    assert at.text_area(key="add_detail").value == "Disabled at the concentrator; sessions dropped."
+    at.text_input(key="add_zone").input("Europe/Berlin")
+    [b for b in at.button if b.label == "Add entry"][0].click().run()
+    assert not at.exception and _event_count(demo_url) == before + 1
+    assert at.text_input(key="add_title").value == "" and at.text_area(key="add_detail").value == ""

@@ -58,15 +58,15 @@ INVENTORY: tuple[TextField, ...] = (
     TextField("timeline.py", "Factual detail", "entry detail", "Architect, Legal", 20_000, "detail"),
     TextField("timeline.py", "Systems involved (comma-separated)", "entry systems", "Architect, Legal", 10_000,
               "systems"),
-    TextField("timeline.py", "Source / evidence reference", "entry source", "Architect, Legal", 500, "source_ref"),
-    TextField("timeline.py", "Time zone", "entry time zone", "Architect, Legal", None, "occurred_at"),
+    TextField("timeline.py", "Source / evidence reference", "entry source", "Architect, Legal", 500, "Source"),
+    TextField("timeline.py", "Time zone", "entry time zone", "Architect, Legal", None, "When it happened"),
     TextField("timeline.py", "Title", "correction title", "Architect, Legal", 300, "title"),
     TextField("timeline.py", "Factual detail", "correction detail", "Architect, Legal", 20_000, "detail"),
     TextField("timeline.py", "Systems involved (comma-separated)", "correction systems", "Architect, Legal", 10_000,
               "systems"),
     TextField("timeline.py", "Source / evidence reference", "correction source", "Architect, Legal", 500,
-              "source_ref"),
-    TextField("timeline.py", "Time zone", "correction time zone", "Architect, Legal", None, "occurred_at"),
+              "Source"),
+    TextField("timeline.py", "Time zone", "correction time zone", "Architect, Legal", None, "When it happened"),
     TextField("timeline.py", "Why the correction", "correction reason", "Architect, Legal", 2_000, "reason"),
     TextField("timeline.py", "Why it is retracted (required)", "retraction reason", "Architect, Legal", 2_000,
               "reason"),
@@ -79,7 +79,7 @@ INVENTORY: tuple[TextField, ...] = (
               "sources"),
     TextField("scope.py", "Sentence quoted from it (optional)", "revision source quote", "Architect", 4_000,
               "sources"),
-    TextField("scope.py", "Population", "population label", "Architect", 100, "label"),
+    TextField("scope.py", "Population", "population label", "Architect", 100, "Name"),
     TextField("scope.py", "Key", "population key", "Architect", 40, "key"),
     TextField("scope.py", "Where they live (ISO 3166 codes, EU, EEA or ZZ, comma-separated)",
               "population jurisdictions", "Architect", 2_000, "jurisdictions"),
@@ -89,7 +89,7 @@ INVENTORY: tuple[TextField, ...] = (
     TextField("affected_import.py", "Why (shown in the history)", "import reason", "Architect", 10_000, "reason"),
     # Communications
     TextField("communications.py", "Contact line for the template", "template contact line", "PR, Legal", 500,
-              "contact_line"),
+              "Contact line"),
     TextField("communications.py", "Subject", "message subject", "PR, Legal", 300, "subject"),
     TextField("communications.py", "Message", "message body", "PR, Legal", 200_000, "body"),
     TextField("communications.py", "Comment", "sign-off comment", "PR, Legal, Executive (required signers)", 10_000,
@@ -98,12 +98,12 @@ INVENTORY: tuple[TextField, ...] = (
     TextField("communications.py", "Why change who must sign (shown to the second person)",
               "approver change reason", "PR, Legal", 2_000, "reason"),
     # Outreach
-    TextField("outreach.py", "Pseudonymous customer id", "customer lookup id", "PR", 128, "customer_id"),
+    TextField("outreach.py", "Pseudonymous customer id", "customer lookup id", "PR", 128, "Customer id"),
     TextField("outreach.py", "Region (ISO 3166, optional)", "outreach region", "PR", 10, "region"),
     TextField("outreach.py", "Segment (optional)", "outreach segment", "PR", 60, "segment"),
     TextField("outreach.py", "Note", "inquiry note (table)", "PR", 500, "note"),
     # Obligations
-    TextField("obligations.py", "Time zone", "filing time zone", "Legal", None, "filed_at"),
+    TextField("obligations.py", "Time zone", "filing time zone", "Legal", None, "Filed on"),
     TextField("obligations.py", "Reference (portal receipt, case number)", "filing reference", "Legal", 300,
               "reference"),
     TextField("obligations.py", "Note", "filing note", "Legal", 20_000, "note"),
@@ -111,7 +111,7 @@ INVENTORY: tuple[TextField, ...] = (
               "Legal", 5_000, "reason"),
     # Users & roles
     TextField("users.py", "Email", "new user email", "Admin", 320, "email"),
-    TextField("users.py", "Name", "new user name", "Admin", 200, "display_name"),
+    TextField("users.py", "Name", "new user name", "Admin", 200, "Name"),
     TextField("users.py", "Password (leave empty for single sign-on only)", "new user password", "Admin", 1024,
               "password"),
     TextField("users.py", "New password (at least 10 characters)", "reset password", "Admin", 1024, "password"),
@@ -340,7 +340,7 @@ class Journey:
                 assert field.limit is not None and len(payload) > field.limit, (
                     f"{name} refused {payload_name} ({len(payload)} chars) below its limit")
                 outcome = f"refused or cut by the widget (over {field.limit:,} characters)"
-            elif field.error in errors:
+            elif field.error.lower() in errors.lower():  # the field in words, any case (issue 16)
                 outcome = f"refused by the service: {field.error}"
             elif name in kept:
                 assert not errors, f"{name} × {payload_name}: unexpected error {errors[:300]}"

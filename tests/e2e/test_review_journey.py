@@ -22,6 +22,9 @@ def test_executive_review_lists_the_revision_and_the_phase_move_and_the_briefing
     _sign_in(page, demo_server.url, "ceo@demo.example", "demo-executive")
     expect(page.get_by_role("heading", name="Loyalty database breach")).to_be_visible(timeout=TIMEOUT)
     page.get_by_role("button", name="Start review").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text("Start a review?")).to_be_visible(timeout=TIMEOUT)
+    dialog.get_by_role("button", name="Start the review").click()
     expect(page.get_by_text("Nothing has changed since.")).to_be_visible(timeout=TIMEOUT)
     page.screenshot(path=str(artifacts / "review-1-started.png"), full_page=True)
 

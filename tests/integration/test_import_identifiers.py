@@ -211,7 +211,7 @@ def test_50000_columns__named_by_count_and_first_few(engine, incident, tmp_path)
     pq.write_table(pa.table({**{c: ["v"] for c in ("customer_id", "region", "data_types")},
                              **{f"extra_{i}": ["v"] for i in range(50_000)}}), path)
     refused = _refused(engine, lambda: _affected(engine, incident, path))
-    assert str(refused) == ("columns: 50,000 unknown columns: extra_0, extra_1, extra_2, extra_3, extra_4 and "
+    assert str(refused) == ("Columns: 50,000 unknown columns: extra_0, extra_1, extra_2, extra_3, extra_4 and "
                             "49,995 more (the header has 50,003 columns)")
 
 

@@ -11,9 +11,9 @@ from breachdash.auth.models import Role
 from breachdash.briefing import briefing_document, export_briefing
 from breachdash.comms.service import phase_progress, transition_phase
 from breachdash.demo import DEMO_SLUG
-from breachdash.errors import InvalidInput, PermissionDenied
+from breachdash.errors import InvalidInput, NotFound, PermissionDenied
 from breachdash.incidents.service import find_incident
-from breachdash.reviews.service import reviews_frame, since_last_review, start_review
+from breachdash.reviews.service import reviews_frame, since_last_review, since_review, start_review
 from breachdash.scope.service import record_revision, revision_input_from_tables, scope_state
 from tests.conftest import actor_with
 
@@ -52,6 +52,23 @@ def test_since_last_review__lists_the_revision_and_the_phase_move(demo_engine):
     assert reviews_frame(demo_engine, actor=EXEC, incident_id=incident.id)["by"].tolist() == [EXEC.email]
     with pytest.raises(PermissionDenied):
         start_review(demo_engine, actor=actor_with(Role.admin), incident_id=incident.id)
+
+
+def test_since_review__compares_with_any_past_review(demo_engine):
+    """Issue 16: the Overview can compare with an earlier review, not only the latest."""
+    incident = find_incident(demo_engine, DEMO_SLUG)
+    before = scope_state(demo_engine, actor=EXEC, incident_id=incident.id).populations[0].figure.best
+    first = start_review(demo_engine, actor=EXEC, incident_id=incident.id)
+    _revise(demo_engine, incident, before + 1_000)
+    second = start_review(demo_engine, actor=actor_with(Role.legal), incident_id=incident.id)
+    reviews = reviews_frame(demo_engine, actor=EXEC, incident_id=incident.id)
+    assert reviews["review_id"].tolist() == [second.id, first.id]
+    assert since_review(demo_engine, actor=EXEC, incident_id=incident.id).changes == []  # the latest
+    earlier = since_review(demo_engine, actor=EXEC, incident_id=incident.id, review_id=first.id)
+    assert earlier.marker.id == first.id
+    assert any(c.kind == "estimate" and f"{before + 1_000:,}" in c.text for c in earlier.changes)
+    with pytest.raises(NotFound):
+        since_review(demo_engine, actor=EXEC, incident_id=incident.id + 999, review_id=first.id)
 
 
 def test_briefing__figures_with_as_of_times_changes_and_decisions(demo_engine, tmp_path):

@@ -47,7 +47,7 @@ def test_correction_keeps_the_original_visible_as_superseded(engine, incident):
 
 def test_retraction_is_kept_with_its_reason_and_is_final(engine, incident):
     event = add_event(engine, actor=ARCHITECT, incident_id=incident.id, event_in=_event("Wrong host"))
-    with pytest.raises(InvalidInput, match="reason"):
+    with pytest.raises(InvalidInput, match="Reason: say why the entry is retracted"):
         retract_event(engine, actor=LEGAL, event_id=event.id, reason="  ")
     retract_event(engine, actor=LEGAL, event_id=event.id, reason="entered on the wrong incident")
     row = timeline_frame(engine, actor=LEGAL, incident_id=incident.id).set_index("id").loc[event.id]

@@ -47,3 +47,35 @@ def test_transition__review_needs_a_draft():
 def test_transition__allowed_moves_pass():
     assert _problem(S.in_review, S.approved) is None
     assert _problem(S.approved, S.drafting) is None
+
+
+# ---------------------------------------------------------------- word-level redline (issue 16)
+
+def test_word_redline__a_changed_word_is_struck_then_added():
+    from breachdash.comms.rules import ADDED, REMOVED, SAME, word_redline
+
+    runs = word_redline("We learned on 3 March that your name, email were exposed.",
+                        "We learned on 4 March that your name and email address were exposed.")
+    assert runs == [(SAME, "We learned on "), (REMOVED, "3"), (ADDED, "4"), (SAME, " March that your name"),
+                    (REMOVED, ","), (ADDED, " and"), (SAME, " email"), (ADDED, " address"),
+                    (SAME, " were exposed.")]
+
+
+def test_word_redline__spells_both_texts_and_counts_words():
+    from breachdash.comms.rules import ADDED, REMOVED, redline_counts, word_redline
+
+    old, new = "Dear customer,\n\nWe are sorry.\nCall us.", "Dear customer,\n\nWe are very sorry.\n\nCall us today."
+    runs = word_redline(old, new)
+    assert "".join(t for k, t in runs if k != ADDED) == old
+    assert "".join(t for k, t in runs if k != REMOVED) == new
+    assert redline_counts(runs) == (0, 2)
+    assert word_redline("same", "same") == [("same", "same")] and word_redline("", "") == []
+
+
+def test_redline_html__text_is_escaped_never_markup():
+    from breachdash.comms.rules import word_redline
+    from breachdash.display import redline_html
+
+    shown = redline_html(word_redline("Hello [link](http://x)", "Hello <img src=x onerror=alert(1)> **bold**"))
+    assert "<img" not in shown and "&lt;img" in shown and "&gt;" in shown
+    assert "<del " in shown and "<ins " in shown and "**bold**" in shown and "<a " not in shown

@@ -47,3 +47,13 @@ def test_escape_markdown__bare_urls_entities_and_bidi_overrides_stay_text():
     isolated = escape_markdown("\u202eexe.gnp")
     assert isolated.startswith("\u2068") and isolated.endswith("\u2069")  # cannot reverse the words after it
     assert escape_markdown("plain") == "plain"
+
+
+def test_column_label__headers_in_words():
+    from breachdash.display import column_label, revision_name
+
+    assert column_label("owner_role") == "Owner"
+    assert column_label("states_changed") == "States changed"
+    assert column_label("Already words") == "Already words"
+    assert column_label("when (UTC)") == "When (UTC)"
+    assert revision_name(7) == "revision 7"

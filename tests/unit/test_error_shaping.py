@@ -38,7 +38,7 @@ def test_invalid_input__at_most_twenty_then_how_many_more():
     refused = InvalidInput([(f"row {i}, column region", f"bad {i}") for i in range(1, 51)], more=7)
     assert len(refused.problems) == 20 and refused.more == 37
     assert refused.lines()[-1] == "… and 37 more" and str(refused).endswith("; … and 37 more")
-    assert InvalidInput.single("file", "x").lines() == ["file: x"]
+    assert InvalidInput.single("file", "x").lines() == ["File: x"]
     hinted = InvalidInput([("row 1, column customer_id", "looks like an email address")], hint="say so")
     assert hinted.lines() == ["row 1, column customer_id: looks like an email address", "say so"]
 
@@ -57,7 +57,7 @@ def test_header_with_50000_unknown_columns__one_short_line():
     columns = ["customer_id", "region", "data_types"] + [f"col_{i}" for i in range(50_000)]
     with pytest.raises(InvalidInput) as refused:
         check_columns(columns, required=["customer_id", "region", "data_types"], optional=[])
-    assert str(refused.value) == ("columns: 50,000 unknown columns: col_0, col_1, col_2, col_3, col_4 and 49,995 more "
+    assert str(refused.value) == ("Columns: 50,000 unknown columns: col_0, col_1, col_2, col_3, col_4 and 49,995 more "
                                   "(the header has 50,003 columns)")
     assert name_columns(["a", "b"]) == "a, b"
 

@@ -251,3 +251,15 @@ def test_no_residents__not_applicable_naming_the_revision():
     # 34. A Japan rule with no Japanese residents in revision 3.
     decision = decide(rule(region_scope=("JP",)), facts())
     assert decision.reason == "No affected residents of JP in revision 3."
+
+
+def test_short_recipient__drops_the_trailing_note_and_second_clause():
+    from breachdash.obligations.rules import short_recipient
+
+    assert short_recipient("California Attorney General (electronic sample copy of notice)") == \
+        "California Attorney General"
+    assert short_recipient("Affected data subjects (individualized: letter, email; else public notice)") == \
+        "Affected data subjects"
+    assert short_recipient("Competent (lead) supervisory authority per Art. 55/56; non-EU controller: every SA") == \
+        "Competent (lead) supervisory authority per Art. 55/56"
+    assert short_recipient("Federal Trade Commission") == "Federal Trade Commission"

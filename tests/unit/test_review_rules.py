@@ -10,7 +10,7 @@ BEFORE = {
     "sign_offs": {"Initial notice|v2|Legal": "current", "Initial notice|v2|PR": "current"},
     "outreach": {"initial_notice": {"name": "Initial notice", "delivered": 100, "targeted": 900}},
     "obligations": {"EU-GDPR-33-SA": {"regime": "GDPR", "recipient": "Regulator", "status": "not due", "due": "x"},
-                    "US-TX-AG": {"regime": "Texas", "recipient": "Attorney general", "status": "not due", "due": "y"}},
+                    "US-TX-AG": {"regime": "Texas", "recipient": "Texas Attorney General", "status": "not due", "due": "y"}},
 }
 AFTER = {
     "best": 1_250, "unit": "individuals",
@@ -22,7 +22,7 @@ AFTER = {
                   "Initial notice|v2|Executive": "current"},
     "outreach": {"initial_notice": {"name": "Initial notice", "delivered": 640, "targeted": 900}},
     "obligations": {"EU-GDPR-33-SA": {"regime": "GDPR", "recipient": "Regulator", "status": "filed", "due": "x"},
-                    "US-WA-AG": {"regime": "Washington", "recipient": "Attorney general", "status": "not due",
+                    "US-WA-AG": {"regime": "Washington", "recipient": "Washington State Attorney General", "status": "not due",
                                  "due": "2026-12-18 09:14 UTC"}},
 }
 
@@ -49,9 +49,10 @@ def test_describe_changes__each_kind_in_plain_words():
         "Sign-off gone stale: Initial notice · v2 · Legal — stale: the best estimate changed",
         "Sign-off given: Initial notice · v2 · Executive (current)",
         "Outreach, Initial notice: delivered 100 → 640 of 900 targeted",
-        "EU-GDPR-33-SA filed (GDPR → Regulator)",
-        "New obligation: US-WA-AG (Washington → Attorney general), due 2026-12-18 09:14 UTC",
-        "No longer applies: US-TX-AG (Texas)",
+        # Obligations by their recipient's name, never the rule id.
+        "Notice to Regulator filed (GDPR)",
+        "New obligation: notify Washington State Attorney General (Washington), due 2026-12-18 09:14 UTC",
+        "No longer applies: notice to Texas Attorney General (Texas)",
         "7 new timeline entries: entry 0; entry 1; entry 2; entry 3; entry 4 …",
     ]
 
