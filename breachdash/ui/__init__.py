@@ -46,18 +46,27 @@ def _engine_for(url: str) -> Engine:
     return engine
 
 
+# Database URLs whose breachdash tables this server process has seen: the schema is checked once
+# per process (a page run asks for the engine several times), not on every call.
+_schema_seen: set[str] = set()
+
+
 def get_engine() -> Engine:
     """The one engine for this server process, or a readable stop if the database is unusable.
     An unreachable database is not stopped here: it propagates to `outage_guard`, which says so in
-    one line and retries."""
+    one line and retries. Whether the database holds breachdash tables is asked once per process."""
+    url = load_settings().database_url
     try:
-        engine = _engine_for(load_settings().database_url)
-        if current_revision(engine) is None:
-            raise DatabaseUnavailable("The database has no breachdash tables yet. Run: python -m breachdash migrate")
+        engine = _engine_for(url)
+        if url not in _schema_seen:
+            if current_revision(engine) is None:
+                raise DatabaseUnavailable("The database has no breachdash tables yet. Run: python -m breachdash migrate")
+            _schema_seen.add(url)
         return engine
     except DatabaseUnreachable:
         raise
     except DatabaseUnavailable as exc:
+        _schema_seen.discard(url)
         _engine_for.clear()
         st.error(escape_markdown(str(exc)), icon="🛑")
         st.stop()
