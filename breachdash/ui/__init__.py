@@ -25,6 +25,7 @@ from breachdash.display import escape_markdown
 from breachdash.db import check_database, current_revision, make_engine
 from breachdash.errors import BreachdashError, DatabaseUnavailable, DatabaseUnreachable
 from breachdash.incidents.models import Incident
+from breachdash.ui.figure_cache import FigureCache
 
 # Who is signed in with a local password in this browser session. AppTest sets it directly (with
 # no session token): that path stays as it was, in memory only.
@@ -356,6 +357,17 @@ def incident_selector(engine: Engine, actor: Actor) -> None:
     chosen = st.sidebar.selectbox("Incident", ids, index=index, format_func=labels.__getitem__,
                                   key="incident_selector")
     st.session_state[INCIDENT_KEY] = chosen
+
+
+# Built Plotly figures for this server process, keyed by their inputs (ui/figure_cache.py).
+_FIGURES = FigureCache()
+
+
+def chart(where, builder, *args, key: str, layout: dict | None = None, **kwargs) -> None:
+    """Draw `builder(*args, **kwargs)` (a charts.py builder) with `layout` applied, in `where` (st
+    or a column). The figure is built once per distinct input and kept (bounded) for every viewer:
+    a page run that shows the same data draws it without building it again."""
+    where.plotly_chart(_FIGURES.figure(builder, *args, layout=layout, **kwargs), key=key)
 
 
 def financial_callout(financial) -> None:
