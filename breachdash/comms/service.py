@@ -114,13 +114,22 @@ def _latest_version(session: Session, phase: CommsPhase) -> MessageVersion | Non
     ).first()
 
 
-def _revision_facts(session: Session, incident_id: int, seq: int | None) -> RevisionFacts | None:
-    """The scope as it stood after revision `seq` (now, when None)."""
+def _revision_facts(session: Session, incident_id: int, seq: int | None,
+                    memo: dict[int | None, RevisionFacts | None] | None = None) -> RevisionFacts | None:
+    """The scope as it stood after revision `seq` (now, when None). `memo` keeps the facts already
+    read within one read (a page's phases share them): the facts now also stand for the latest
+    revision's own seq."""
+    if memo is not None and seq in memo:
+        return memo[seq]
     snapshot = scope_snapshot(session, incident_id, seq)
-    if snapshot is None:
-        return None
-    return RevisionFacts(seq=snapshot.seq, figures={f.label: f.figure.describe(f.unit) for f in snapshot.figures},
-                         data_types=snapshot.data_types)
+    facts = None if snapshot is None else RevisionFacts(
+        seq=snapshot.seq, figures={f.label: f.figure.describe(f.unit) for f in snapshot.figures},
+        data_types=snapshot.data_types)
+    if memo is not None:
+        memo[seq] = facts
+        if seq is None and facts is not None:
+            memo[facts.seq] = facts
+    return facts
 
 
 def _sign_off_rows(session: Session, version: MessageVersion) -> list[SignOff]:
@@ -129,17 +138,22 @@ def _sign_off_rows(session: Session, version: MessageVersion) -> list[SignOff]:
                              .order_by(col(SignOff.signed_at), col(SignOff.id))).all())
 
 
-def _stale(session: Session, row: SignOff, incident_id: int, now: RevisionFacts | None) -> str | None:
+def _stale(session: Session, row: SignOff, incident_id: int, now: RevisionFacts | None,
+           memo: dict | None = None) -> str | None:
     """Why an approval no longer covers the current facts (None: it does, or it is not an approval)."""
     if row.decision != Decision.approve.value:
         return None
-    at_signing = _revision_facts(session, incident_id, row.facts_revision_seq) if row.facts_revision_seq else None
+    at_signing = (_revision_facts(session, incident_id, row.facts_revision_seq, memo)
+                  if row.facts_revision_seq else None)
     return stale_reason(at_signing, now)
 
 
-def _sign_off_views(session: Session, version: MessageVersion, incident_id: int) -> list[SignOffView]:
-    now = _revision_facts(session, incident_id, None)
-    return [SignOffView(r.role, r.signer, r.decision, r.content_sha256, r.signed_at, _stale(session, r, incident_id, now))
+def _sign_off_views(session: Session, version: MessageVersion, incident_id: int,
+                    memo: dict | None = None) -> list[SignOffView]:
+    memo = {} if memo is None else memo
+    now = _revision_facts(session, incident_id, None, memo)
+    return [SignOffView(r.role, r.signer, r.decision, r.content_sha256, r.signed_at,
+                        _stale(session, r, incident_id, now, memo))
             for r in _sign_off_rows(session, version)]
 
 
@@ -181,13 +195,13 @@ def _missing(session: Session, phase: CommsPhase, version: MessageVersion | None
 
 
 def _standing(session: Session, phase: CommsPhase, version: MessageVersion | None,
-              views: list[SignOffView] | None = None) -> tuple[list[str], list[SignOffView]]:
+              views: list[SignOffView] | None = None, memo: dict | None = None) -> tuple[list[str], list[SignOffView]]:
     """(required roles still missing on the latest text, the stale approvals among them — their
-    signers may re-confirm the same text)."""
+    signers may re-confirm the same text). `memo`: revision facts shared across phases (one read)."""
     if version is None:
         return required_roles(phase), []
     required = required_roles(phase)
-    views = _sign_off_views(session, version, phase.incident_id) if views is None else views
+    views = _sign_off_views(session, version, phase.incident_id, memo) if views is None else views
     missing = missing_sign_offs(content_sha256=version.content_sha256, required_roles=required, sign_offs=views,
                                 different_people=load_policy().different_people)
     return missing, [v for v in _stale_approvers(views, required) if v.role in missing]
@@ -460,9 +474,10 @@ def phase_progress(engine: Engine, *, actor: Actor | None, incident_id: int) -> 
             ).all()
         )
         rows = []
+        facts: dict = {}  # the scope's facts, read once for every phase's sign-offs
         for phase in phases:
             latest = _latest_version(session, phase)
-            missing, stale = _standing(session, phase, latest)
+            missing, stale = _standing(session, phase, latest, memo=facts)
             total, done = counts.get(phase.id, (0, 0))
             rows.append({
                 "phase_id": phase.id, "key": phase.key, "phase": phase.name, "position": phase.position,

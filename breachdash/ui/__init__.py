@@ -36,6 +36,10 @@ SESSION_TOKEN_KEY = "breachdash_session_token"
 _COOKIE_REFUSED_KEY = "breachdash_cookie_refused"
 _in_app_frame: ContextVar[bool] = ContextVar("breachdash_in_app_frame", default=False)
 _in_outage_guard: ContextVar[bool] = ContextVar("breachdash_in_outage_guard", default=False)
+# Who app.py found signed in for this run (its sign-in check reads the database): the page
+# reuses it instead of checking again a moment later. Unset outside the frame.
+_NOT_GIVEN = object()
+_frame_actor: ContextVar[object] = ContextVar("breachdash_frame_actor", default=_NOT_GIVEN)
 INCIDENT_KEY = "breachdash_incident_id"
 _log = logging.getLogger("breachdash")
 
@@ -279,13 +283,16 @@ class PageContext:
 
 
 @contextmanager
-def app_frame() -> Iterator[None]:
+def app_frame(actor: object = _NOT_GIVEN) -> Iterator[None]:
     """app.py runs the selected page inside this, so a page knows the frame (sign-in gate,
-    role-aware navigation) ran first."""
+    role-aware navigation) ran first. `actor`: who the frame found signed in in this run
+    (`current_actor()`), so the page does not read it again."""
     token = _in_app_frame.set(True)
+    actor_token = _frame_actor.set(actor)
     try:
         yield
     finally:
+        _frame_actor.reset(actor_token)
         _in_app_frame.reset(token)
 
 
@@ -321,7 +328,8 @@ def page_context(page_file: str, *, needs_incident: bool = True) -> PageContext:
 
     ensure_app_frame()
     engine = get_engine()
-    actor = current_actor()
+    framed = _frame_actor.get()
+    actor = current_actor() if framed is _NOT_GIVEN else framed
     if actor is None or not actor.roles:
         st.info("Sign in to see incident data.")
         st.stop()
