@@ -149,12 +149,38 @@ def _stale(session: Session, row: SignOff, incident_id: int, now: RevisionFacts 
 
 
 def _sign_off_views(session: Session, version: MessageVersion, incident_id: int,
-                    memo: dict | None = None) -> list[SignOffView]:
+                    memo: dict | None = None, rows: list[SignOff] | None = None) -> list[SignOffView]:
+    """`rows`: the version's sign-offs, oldest first, when already read (else read here)."""
     memo = {} if memo is None else memo
     now = _revision_facts(session, incident_id, None, memo)
     return [SignOffView(r.role, r.signer, r.decision, r.content_sha256, r.signed_at,
                         _stale(session, r, incident_id, now, memo))
-            for r in _sign_off_rows(session, version)]
+            for r in (_sign_off_rows(session, version) if rows is None else rows)]
+
+
+def _latest_versions(session: Session, phases: list[CommsPhase]) -> dict[int, MessageVersion]:
+    """Each phase's latest message version for its audience, in one read."""
+    if not phases:
+        return {}
+    audience = {phase.id: phase.audience for phase in phases}
+    latest = (select(MessageVersion.phase_id, MessageVersion.audience,
+                     func.max(MessageVersion.number).label("number"))
+              .where(col(MessageVersion.phase_id).in_(list(audience)))
+              .group_by(MessageVersion.phase_id, MessageVersion.audience).subquery())
+    versions = session.exec(select(MessageVersion).join(
+        latest, (MessageVersion.phase_id == latest.c.phase_id) & (MessageVersion.audience == latest.c.audience)
+        & (MessageVersion.number == latest.c.number))).all()
+    return {v.phase_id: v for v in versions if v.audience == audience[v.phase_id]}
+
+
+def _sign_offs_of(session: Session, versions: list[MessageVersion]) -> dict[int, list[SignOff]]:
+    """Every given version's sign-offs, oldest first, in one read."""
+    rows: dict[int, list[SignOff]] = {v.id: [] for v in versions}
+    if versions:
+        for row in session.exec(select(SignOff).where(col(SignOff.message_version_id).in_(list(rows)))
+                                .order_by(col(SignOff.signed_at), col(SignOff.id))).all():
+            rows[row.message_version_id].append(row)
+    return rows
 
 
 def _stale_approvers(views: list[SignOffView], required: list[str]) -> list[SignOffView]:
@@ -475,9 +501,13 @@ def phase_progress(engine: Engine, *, actor: Actor | None, incident_id: int) -> 
         )
         rows = []
         facts: dict = {}  # the scope's facts, read once for every phase's sign-offs
+        latest_versions = _latest_versions(session, list(phases))
+        sign_offs = _sign_offs_of(session, list(latest_versions.values()))
         for phase in phases:
-            latest = _latest_version(session, phase)
-            missing, stale = _standing(session, phase, latest, memo=facts)
+            latest = latest_versions.get(phase.id)
+            views = (_sign_off_views(session, latest, incident_id, facts, sign_offs[latest.id])
+                     if latest is not None else None)
+            missing, stale = _standing(session, phase, latest, views, memo=facts)
             total, done = counts.get(phase.id, (0, 0))
             rows.append({
                 "phase_id": phase.id, "key": phase.key, "phase": phase.name, "position": phase.position,
