@@ -34,7 +34,7 @@ with ui.outage_guard():
                 ui.sign_out()
                 st.rerun()
 
-    with ui.app_frame():
+    with ui.app_frame(actor):
         navigation.run()
     ui.write_session_cookie()
 

@@ -24,8 +24,11 @@ PR_EMAIL = "pr@demo.example"
 GOAL_VS_DUCKDB = 0.5  # import throughput at least half DuckDB read_csv's
 GOAL_RSS_MIB = 1024  # import peak RSS under 1 GiB at 10M events
 GOAL_RENDER_RATIO = 1.2  # Outreach render at 10M within 1.2x of its time at 1K
-GOAL_LOOKUP_MS = 50.0  # customer lookup under 50 ms at 10M
+GOAL_LOOKUP_MS = 20.0  # customer lookup p95 under 20 ms at 10M (issue 18)
 GOAL_SIZE = 10_000_000
+# The naive pandas baseline loads the whole file into memory (16 GB RSS at 10M events): above
+# this size it runs only when asked (bench --naive-above-1m).
+NAIVE_DEFAULT_MAX = 1_000_000
 
 _DELIVERY_IMPORT = ("""
 from breachdash.auth.rules import system_actor
@@ -124,18 +127,24 @@ def _p95(values: list[float]) -> float:
 def bench_outreach(*, sizes: list[int], backend: str, fresh_demo_url: Callable[[], str],
                    render_seconds: Callable[[str], float], repeat: int = 3,
                    overview_seconds: Callable[[str], float] | None = None,
-                   first_paint_seconds: Callable[[str], float | None] | None = None) -> list[dict]:
+                   first_paint_seconds: Callable[[str], object | None] | None = None,
+                   naive_above_1m: bool = False) -> list[dict]:
     """One row per size (events): delivery-report import throughput and RSS, the three baselines,
     the Outreach page's render and the customer lookup's latency; with `overview_seconds` and
     `first_paint_seconds`, the Overview's AppTest render and its first paint in Chromium on that
-    incident (and on the plain demo incident, as the baseline row with 0 events). Imports are
-    medians of up to three runs (`repeat`) up to 1M events, single runs above."""
+    incident (and on the plain demo incident, as the baseline row with 0 events); first paint
+    cold (first session of a fresh server) and warm. Imports are medians of up to three runs
+    (`repeat`) up to 1M events, single runs above. The naive pandas baseline runs up to 1M events,
+    above only with `naive_above_1m`."""
+    def paint(url: str) -> dict:
+        result = first_paint_seconds(url) if first_paint_seconds else None
+        return {"first_paint_cold_s": getattr(result, "cold", None), "first_paint_s": getattr(result, "warm", None)}
+
     rows = []
     if overview_seconds is not None:
         demo = fresh_demo_url()
         rows.append({"backend": backend, "events": 0, "customers": 0, "baseline": True,
-                     "overview_s": overview_seconds(demo),
-                     "first_paint_s": first_paint_seconds(demo) if first_paint_seconds else None})
+                     "overview_s": overview_seconds(demo), **paint(demo)})
     with tempfile.TemporaryDirectory(prefix="breachdash-bench-outreach-") as workdir:
         for size in sizes:
             customers = customers_for(size)
@@ -149,20 +158,22 @@ def bench_outreach(*, sizes: list[int], backend: str, fresh_demo_url: Callable[[
             ours = _median([measure(_DELIVERY_IMPORT, url=url, path=delivery) for url in urls])
             duck = _median([measure(_DUCKDB_READ_CSV, path=delivery) for _ in range(runs)])
             sqlite = measure(_SQLITE_EXECUTEMANY, path=delivery)
-            naive = measure(_NAIVE_PANDAS, path=delivery)
+            events = event_rows(customers)
+            naive = (measure(_NAIVE_PANDAS, path=delivery) if events <= NAIVE_DEFAULT_MAX or naive_above_1m
+                     else None)
             url = urls[0]
             lookups = lookup_latencies(url, customers)
             rows.append({
-                "backend": backend, "events": event_rows(customers), "customers": customers,
+                "backend": backend, "events": events, "customers": customers,
                 "import_s": ours.seconds, "import_rss": ours.rss_mib,
                 "duckdb_s": duck.seconds, "duckdb_rss": duck.rss_mib,
                 "sqlite_s": sqlite.seconds, "sqlite_rss": sqlite.rss_mib,
-                "naive_s": naive.seconds, "naive_rss": naive.rss_mib,
+                "naive_s": naive.seconds if naive else None, "naive_rss": naive.rss_mib if naive else None,
                 "render_s": render_seconds(url),
                 "lookup_median_ms": statistics.median(lookups) * 1000, "lookup_p95_ms": _p95(lookups) * 1000,
                 "lookups": len(lookups),
                 "overview_s": overview_seconds(url) if overview_seconds else None,
-                "first_paint_s": first_paint_seconds(url) if first_paint_seconds else None,
+                **(paint(url) if first_paint_seconds else {"first_paint_cold_s": None, "first_paint_s": None}),
             })
     return rows
 
@@ -180,6 +191,10 @@ def _met(ok: bool) -> str:
     return "met" if ok else "NOT MET"
 
 
+def _vs(row: dict, baseline: dict, key: str) -> str:
+    return "—" if row.get(key) is None or not baseline.get(key) else f"{row[key] / baseline[key]:.2f}x"
+
+
 def print_outreach_tables(rows: list[dict]) -> None:
     baselines = {r["backend"]: r for r in rows if r.get("baseline")}
     rows = [r for r in rows if not r.get("baseline")]
@@ -191,17 +206,22 @@ def print_outreach_tables(rows: list[dict]) -> None:
     _table(
         "Delivery-report import (throughput ratio = baseline time / our time; 1.00x = as fast; "
         "naive pandas = read_csv + latest event per customer)",
-        ("backend", "events", "import s", "rows/s", "vs DuckDB read_csv", "vs sqlite3 executemany",
+        ("backend", "events", "customers", "import s", "rows/s", "vs DuckDB read_csv", "vs sqlite3 executemany",
          "import peak RSS MiB", "DuckDB s", "DuckDB RSS MiB", "sqlite3 s", "sqlite3 RSS MiB",
          "naive pandas s", "naive RSS MiB"),
-        [(r["backend"], f"{r['events']:,}", f"{r['import_s']:.2f}", f"{r['events'] / r['import_s']:,.0f}",
+        [(r["backend"], f"{r['events']:,}", f"{r['customers']:,}", f"{r['import_s']:.2f}",
+          f"{r['events'] / r['import_s']:,.0f}",
           f"{r['duckdb_s'] / r['import_s']:.2f}x", f"{r['sqlite_s'] / r['import_s']:.2f}x", f"{r['import_rss']:.0f}",
           f"{r['duckdb_s']:.2f}", f"{r['duckdb_rss']:.0f}", f"{r['sqlite_s']:.2f}", f"{r['sqlite_rss']:.0f}",
-          f"{r['naive_s']:.2f}", f"{r['naive_rss']:.0f}") for r in rows])
+          "—" if r["naive_s"] is None else f"{r['naive_s']:.2f}",
+          "—" if r["naive_rss"] is None else f"{r['naive_rss']:.0f}") for r in rows])
+    if any(r["naive_s"] is None for r in rows):
+        print(f"(naive pandas: run above {NAIVE_DEFAULT_MAX:,} events only with --naive-above-1m)")
     _table(
         f"Outreach page render (AppTest, as {PR_EMAIL}) and customer lookup (customer_history)",
-        ("backend", "events", "Outreach render s", "vs smallest", "lookup median ms", "lookup p95 ms", "lookups"),
-        [(r["backend"], f"{r['events']:,}", f"{r['render_s']:.3f}",
+        ("backend", "events", "customers", "Outreach render s", "vs smallest", "lookup median ms", "lookup p95 ms",
+         "lookups"),
+        [(r["backend"], f"{r['events']:,}", f"{r['customers']:,}", f"{r['render_s']:.3f}",
           f"{r['render_s'] / smallest[r['backend']]['render_s']:.2f}x",
           f"{r['lookup_median_ms']:.1f}", f"{r['lookup_p95_ms']:.1f}", str(r["lookups"])) for r in rows])
 
@@ -211,20 +231,22 @@ def print_outreach_tables(rows: list[dict]) -> None:
 
         _table(
             "Overview at scale (the incident with N affected customers and N delivery events) against the demo "
-            "incident: AppTest render, and first paint in Chromium (sign-in click to headline figure visible)",
-            ("backend", "events", "Overview render s", "vs demo", "first paint s", "vs demo"),
-            [(r["backend"], "demo" if r.get("baseline") else f"{r['events']:,}", seconds(r["overview_s"]),
+            "incident: AppTest render, and first paint in Chromium (sign-in click to headline figure visible; "
+            "cold: the first session of a freshly started server, warm: the median of the later ones)",
+            ("backend", "events", "customers", "Overview render s", "vs demo", "first paint cold s", "vs demo",
+             "first paint warm s", "vs demo"),
+            [(r["backend"], "demo" if r.get("baseline") else f"{r['events']:,}",
+              "demo" if r.get("baseline") else f"{r['customers']:,}", seconds(r["overview_s"]),
               f"{r['overview_s'] / baselines[r['backend']]['overview_s']:.2f}x",
-              seconds(r["first_paint_s"]),
-              "—" if r["first_paint_s"] is None or not baselines[r["backend"]]["first_paint_s"]
-              else f"{r['first_paint_s'] / baselines[r['backend']]['first_paint_s']:.2f}x")
+              seconds(r["first_paint_cold_s"]), _vs(r, baselines[r["backend"]], "first_paint_cold_s"),
+              seconds(r["first_paint_s"]), _vs(r, baselines[r["backend"]], "first_paint_s"))
              for r in [baselines[b] for b in by_backend if b in baselines] + rows if r.get("overview_s") is not None])
 
     print("\nOutreach goals (checked at the largest size measured per backend; the issue states them at "
           f"{GOAL_SIZE:,} events)")
     for backend, items in by_backend.items():
         large, small = max(items, key=lambda r: r["events"]), smallest[backend]
-        at = f"{backend} at {large['events']:,} events"
+        at = f"{backend} at {large['events']:,} events, {large['customers']:,} customers"
         note = "" if large["events"] >= GOAL_SIZE else f" (below {GOAL_SIZE:,}: indicative only)"
         vs_duck = large["duckdb_s"] / large["import_s"]
         print(f"  {at}: import {vs_duck:.2f}x DuckDB read_csv throughput — goal ≥{GOAL_VS_DUCKDB}x DuckDB: "
@@ -237,9 +259,9 @@ def print_outreach_tables(rows: list[dict]) -> None:
             ratio = large["render_s"] / small["render_s"]
             print(f"  {at}: Outreach render {ratio:.2f}x of {small['events']:,} events — goal ≤{GOAL_RENDER_RATIO}x: "
                   f"{_met(ratio <= GOAL_RENDER_RATIO)}{note}")
-        print(f"  {at}: customer lookup median {large['lookup_median_ms']:.1f} ms, p95 {large['lookup_p95_ms']:.1f} ms"
-              f" — goal <{GOAL_LOOKUP_MS:.0f} ms: median {_met(large['lookup_median_ms'] < GOAL_LOOKUP_MS)}, "
-              f"p95 {_met(large['lookup_p95_ms'] < GOAL_LOOKUP_MS)}{note}")
+        print(f"  {at}: customer lookup p95 {large['lookup_p95_ms']:.1f} ms (median {large['lookup_median_ms']:.1f} ms)"
+              f" — goal p95 <{GOAL_LOOKUP_MS:.0f} ms: {_met(large['lookup_p95_ms'] < GOAL_LOOKUP_MS)} "
+              f"({large['lookup_p95_ms'] / GOAL_LOOKUP_MS:.2f}x the goal){note}")
         if backend in baselines and large.get("overview_s") is not None:
             ratio = large["overview_s"] / baselines[backend]["overview_s"]
             print(f"  {at}: Overview render {ratio:.2f}x of the demo incident — goal ≤{GOAL_RENDER_RATIO}x: "

@@ -157,7 +157,10 @@ with bounce_tab:
             help="Per customer and channel: status, event time, vendor reference, region, segment and whether "
                  "another channel reached them. From delivery reports only.")
 
-with lookup_tab:
+
+@ui.live_fragment(run_every=None)
+def customer_lookup() -> None:
+    """A lookup reruns this fragment only, not the whole page."""
     if not ui.can(ctx.actor, Action.lookup_customer):
         st.info("Support agents (PR role) look up a customer's notifications here.")
     else:
@@ -189,6 +192,10 @@ with lookup_tab:
                     st.markdown("**Every event received**")
                     ui.table(history.events.assign(event_time=history.events["event_time"].map(
                         lambda v: local_time(v, zone))), hide_index=True, key="lookup_events", column_config=labels)
+
+
+with lookup_tab:
+    customer_lookup()
 
 with inquiry_tab:
     days = inquiry_frame(ctx.engine, actor=ctx.actor, incident_id=incident.id)

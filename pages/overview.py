@@ -169,15 +169,14 @@ def live() -> None:
     a, b, c = st.columns(3)
     small = dict(showlegend=False, height=300, title_font_size=13, margin=dict(l=10, r=10, t=40, b=10))
     if scope is not None:
-        a.plotly_chart(charts.estimate_trend(data.history, zone=zone).update_layout(**small), key="estimate_trend")
-        b.plotly_chart(charts.exposure_by_type(scope.data_types)
-                       .update_layout(title_text="Exposure by tier (red: financial)", **small),
-                       key="exposure_by_tier")
+        ui.chart(a, charts.estimate_trend, data.history, zone=zone, layout=small, key="estimate_trend")
+        ui.chart(b, charts.exposure_by_type, scope.data_types,
+                 layout=dict(title_text="Exposure by tier (red: financial)", **small), key="exposure_by_tier")
     if not data.outreach.empty:
         main = data.outreach.sort_values("targeted", ascending=False).iloc[0]
-        c.plotly_chart(charts.outreach_funnel(funnel_frame(ctx.engine, actor=ctx.actor, incident_id=incident.id,
-                                                           phase_key=main["key"]), phase=main["phase"])
-                       .update_layout(**small), key="outreach_funnel_small")
+        ui.chart(c, charts.outreach_funnel, funnel_frame(ctx.engine, actor=ctx.actor, incident_id=incident.id,
+                                                         phase_key=main["key"]), phase=main["phase"],
+                 layout=small, key="outreach_funnel_small")
 
 
 live()

@@ -56,7 +56,7 @@ with history_tab:
     if history.empty:
         st.write("No estimate recorded yet.")
     else:
-        st.plotly_chart(charts.estimate_trend(history, zone=zone), key="history_chart")
+        ui.chart(st, charts.estimate_trend, history, zone=zone, key="history_chart")
         st.caption("One line per population; individuals and records are never on one axis: a record count is "
                    "not a count of people. 'Since previous' compares with the population's previous revision in "
                    "the same unit.")
@@ -72,10 +72,10 @@ with exposure_tab:
     if state is None or state.data_types.empty:
         st.write("No exposed data types recorded yet.")
     else:
-        st.plotly_chart(charts.exposure_by_type(state.data_types), key="exposure_by_type")
+        ui.chart(st, charts.exposure_by_type, state.data_types, key="exposure_by_type")
         cells = exposure_cells(ctx.engine, actor=ctx.actor, incident_id=incident.id)
         if not cells.empty:
-            st.plotly_chart(charts.exposure_heatmap(cells), key="exposure_heatmap")
+            ui.chart(st, charts.exposure_heatmap, cells, key="exposure_heatmap")
         for population in state.populations:
             st.subheader(population.label)
             left, right = st.columns([3, 2])

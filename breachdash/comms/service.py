@@ -115,13 +115,22 @@ def _latest_version(session: Session, phase: CommsPhase) -> MessageVersion | Non
     ).first()
 
 
-def _revision_facts(session: Session, incident_id: int, seq: int | None) -> RevisionFacts | None:
-    """The scope as it stood after revision `seq` (now, when None)."""
+def _revision_facts(session: Session, incident_id: int, seq: int | None,
+                    memo: dict[int | None, RevisionFacts | None] | None = None) -> RevisionFacts | None:
+    """The scope as it stood after revision `seq` (now, when None). `memo` keeps the facts already
+    read within one read (a page's phases share them): the facts now also stand for the latest
+    revision's own seq."""
+    if memo is not None and seq in memo:
+        return memo[seq]
     snapshot = scope_snapshot(session, incident_id, seq)
-    if snapshot is None:
-        return None
-    return RevisionFacts(seq=snapshot.seq, figures={f.label: f.figure.describe(f.unit) for f in snapshot.figures},
-                         data_types=snapshot.data_types)
+    facts = None if snapshot is None else RevisionFacts(
+        seq=snapshot.seq, figures={f.label: f.figure.describe(f.unit) for f in snapshot.figures},
+        data_types=snapshot.data_types)
+    if memo is not None:
+        memo[seq] = facts
+        if seq is None and facts is not None:
+            memo[facts.seq] = facts
+    return facts
 
 
 def _sign_off_rows(session: Session, version: MessageVersion) -> list[SignOff]:
@@ -130,18 +139,49 @@ def _sign_off_rows(session: Session, version: MessageVersion) -> list[SignOff]:
                              .order_by(col(SignOff.signed_at), col(SignOff.id))).all())
 
 
-def _stale(session: Session, row: SignOff, incident_id: int, now: RevisionFacts | None) -> str | None:
+def _stale(session: Session, row: SignOff, incident_id: int, now: RevisionFacts | None,
+           memo: dict | None = None) -> str | None:
     """Why an approval no longer covers the current facts (None: it does, or it is not an approval)."""
     if row.decision != Decision.approve.value:
         return None
-    at_signing = _revision_facts(session, incident_id, row.facts_revision_seq) if row.facts_revision_seq else None
+    at_signing = (_revision_facts(session, incident_id, row.facts_revision_seq, memo)
+                  if row.facts_revision_seq else None)
     return stale_reason(at_signing, now)
 
 
-def _sign_off_views(session: Session, version: MessageVersion, incident_id: int) -> list[SignOffView]:
-    now = _revision_facts(session, incident_id, None)
-    return [SignOffView(r.role, r.signer, r.decision, r.content_sha256, r.signed_at, _stale(session, r, incident_id, now))
-            for r in _sign_off_rows(session, version)]
+def _sign_off_views(session: Session, version: MessageVersion, incident_id: int,
+                    memo: dict | None = None, rows: list[SignOff] | None = None) -> list[SignOffView]:
+    """`rows`: the version's sign-offs, oldest first, when already read (else read here)."""
+    memo = {} if memo is None else memo
+    now = _revision_facts(session, incident_id, None, memo)
+    return [SignOffView(r.role, r.signer, r.decision, r.content_sha256, r.signed_at,
+                        _stale(session, r, incident_id, now, memo))
+            for r in (_sign_off_rows(session, version) if rows is None else rows)]
+
+
+def _latest_versions(session: Session, phases: list[CommsPhase]) -> dict[int, MessageVersion]:
+    """Each phase's latest message version for its audience, in one read."""
+    if not phases:
+        return {}
+    audience = {phase.id: phase.audience for phase in phases}
+    latest = (select(MessageVersion.phase_id, MessageVersion.audience,
+                     func.max(MessageVersion.number).label("number"))
+              .where(col(MessageVersion.phase_id).in_(list(audience)))
+              .group_by(MessageVersion.phase_id, MessageVersion.audience).subquery())
+    versions = session.exec(select(MessageVersion).join(
+        latest, (MessageVersion.phase_id == latest.c.phase_id) & (MessageVersion.audience == latest.c.audience)
+        & (MessageVersion.number == latest.c.number))).all()
+    return {v.phase_id: v for v in versions if v.audience == audience[v.phase_id]}
+
+
+def _sign_offs_of(session: Session, versions: list[MessageVersion]) -> dict[int, list[SignOff]]:
+    """Every given version's sign-offs, oldest first, in one read."""
+    rows: dict[int, list[SignOff]] = {v.id: [] for v in versions}
+    if versions:
+        for row in session.exec(select(SignOff).where(col(SignOff.message_version_id).in_(list(rows)))
+                                .order_by(col(SignOff.signed_at), col(SignOff.id))).all():
+            rows[row.message_version_id].append(row)
+    return rows
 
 
 def _stale_approvers(views: list[SignOffView], required: list[str]) -> list[SignOffView]:
@@ -182,13 +222,13 @@ def _missing(session: Session, phase: CommsPhase, version: MessageVersion | None
 
 
 def _standing(session: Session, phase: CommsPhase, version: MessageVersion | None,
-              views: list[SignOffView] | None = None) -> tuple[list[str], list[SignOffView]]:
+              views: list[SignOffView] | None = None, memo: dict | None = None) -> tuple[list[str], list[SignOffView]]:
     """(required roles still missing on the latest text, the stale approvals among them — their
-    signers may re-confirm the same text)."""
+    signers may re-confirm the same text). `memo`: revision facts shared across phases (one read)."""
     if version is None:
         return required_roles(phase), []
     required = required_roles(phase)
-    views = _sign_off_views(session, version, phase.incident_id) if views is None else views
+    views = _sign_off_views(session, version, phase.incident_id, memo) if views is None else views
     missing = missing_sign_offs(content_sha256=version.content_sha256, required_roles=required, sign_offs=views,
                                 different_people=load_policy().different_people)
     return missing, [v for v in _stale_approvers(views, required) if v.role in missing]
@@ -458,9 +498,14 @@ def phase_progress(engine: Engine, *, actor: Actor | None, incident_id: int) -> 
             ).all()
         )
         rows = []
+        facts: dict = {}  # the scope's facts, read once for every phase's sign-offs
+        latest_versions = _latest_versions(session, list(phases))
+        sign_offs = _sign_offs_of(session, list(latest_versions.values()))
         for phase in phases:
-            latest = _latest_version(session, phase)
-            missing, stale = _standing(session, phase, latest)
+            latest = latest_versions.get(phase.id)
+            views = (_sign_off_views(session, latest, incident_id, facts, sign_offs[latest.id])
+                     if latest is not None else None)
+            missing, stale = _standing(session, phase, latest, views, memo=facts)
             total, done = counts.get(phase.id, (0, 0))
             rows.append({
                 "phase_id": phase.id, "key": phase.key, "phase": phase.name, "position": phase.position,

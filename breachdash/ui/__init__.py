@@ -25,6 +25,7 @@ from breachdash.display import column_label, escape_markdown, redline_html
 from breachdash.db import check_database, current_revision, make_engine
 from breachdash.errors import BreachdashError, DatabaseUnavailable, DatabaseUnreachable
 from breachdash.incidents.models import Incident
+from breachdash.ui.figure_cache import FigureCache
 
 # Who is signed in with a local password in this browser session. AppTest sets it directly (with
 # no session token): that path stays as it was, in memory only.
@@ -35,6 +36,10 @@ SESSION_TOKEN_KEY = "breachdash_session_token"
 _COOKIE_REFUSED_KEY = "breachdash_cookie_refused"
 _in_app_frame: ContextVar[bool] = ContextVar("breachdash_in_app_frame", default=False)
 _in_outage_guard: ContextVar[bool] = ContextVar("breachdash_in_outage_guard", default=False)
+# Who app.py found signed in for this run (its sign-in check reads the database): the page
+# reuses it instead of checking again a moment later. Unset outside the frame.
+_NOT_GIVEN = object()
+_frame_actor: ContextVar[object] = ContextVar("breachdash_frame_actor", default=_NOT_GIVEN)
 INCIDENT_KEY = "breachdash_incident_id"
 _log = logging.getLogger("breachdash")
 
@@ -46,18 +51,27 @@ def _engine_for(url: str) -> Engine:
     return engine
 
 
+# Database URLs whose breachdash tables this server process has seen: the schema is checked once
+# per process (a page run asks for the engine several times), not on every call.
+_schema_seen: set[str] = set()
+
+
 def get_engine() -> Engine:
     """The one engine for this server process, or a readable stop if the database is unusable.
     An unreachable database is not stopped here: it propagates to `outage_guard`, which says so in
-    one line and retries."""
+    one line and retries. Whether the database holds breachdash tables is asked once per process."""
+    url = load_settings().database_url
     try:
-        engine = _engine_for(load_settings().database_url)
-        if current_revision(engine) is None:
-            raise DatabaseUnavailable("The database has no breachdash tables yet. Run: python -m breachdash migrate")
+        engine = _engine_for(url)
+        if url not in _schema_seen:
+            if current_revision(engine) is None:
+                raise DatabaseUnavailable("The database has no breachdash tables yet. Run: python -m breachdash migrate")
+            _schema_seen.add(url)
         return engine
     except DatabaseUnreachable:
         raise
     except DatabaseUnavailable as exc:
+        _schema_seen.discard(url)
         _engine_for.clear()
         st.error(escape_markdown(str(exc)), icon="🛑")
         st.stop()
@@ -269,13 +283,16 @@ class PageContext:
 
 
 @contextmanager
-def app_frame() -> Iterator[None]:
+def app_frame(actor: object = _NOT_GIVEN) -> Iterator[None]:
     """app.py runs the selected page inside this, so a page knows the frame (sign-in gate,
-    role-aware navigation) ran first."""
+    role-aware navigation) ran first. `actor`: who the frame found signed in in this run
+    (`current_actor()`), so the page does not read it again."""
     token = _in_app_frame.set(True)
+    actor_token = _frame_actor.set(actor)
     try:
         yield
     finally:
+        _frame_actor.reset(actor_token)
         _in_app_frame.reset(token)
 
 
@@ -311,7 +328,8 @@ def page_context(page_file: str, *, needs_incident: bool = True) -> PageContext:
 
     ensure_app_frame()
     engine = get_engine()
-    actor = current_actor()
+    framed = _frame_actor.get()
+    actor = current_actor() if framed is _NOT_GIVEN else framed
     if actor is None or not actor.roles:
         st.info("Sign in to see incident data.")
         st.stop()
@@ -373,6 +391,17 @@ def open_incident(incident_id: int) -> None:
 
     st.session_state[INCIDENT_PICKER_KEY] = get_incident(get_engine(), actor=current_actor(),
                                                          incident_id=incident_id).slug
+
+
+# Built Plotly figures for this server process, keyed by their inputs (ui/figure_cache.py).
+_FIGURES = FigureCache()
+
+
+def chart(where, builder, *args, key: str, layout: dict | None = None, **kwargs) -> None:
+    """Draw `builder(*args, **kwargs)` (a charts.py builder) with `layout` applied, in `where` (st
+    or a column). The figure is built once per distinct input and kept (bounded) for every viewer:
+    a page run that shows the same data draws it without building it again."""
+    where.plotly_chart(_FIGURES.figure(builder, *args, layout=layout, **kwargs), key=key)
 
 
 def financial_callout(financial) -> None:

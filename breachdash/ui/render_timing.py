@@ -45,28 +45,38 @@ logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").set
 
 
 def _median_seconds(run, repeat: int) -> float:
-    run()  # the first run pays for imports and caches; not counted
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    """`run()` returns the seconds of the part it times; the first call pays for imports and
+    caches and is not counted."""
+    run()
+    return statistics.median(run() for _ in range(repeat))
+
+
+def _timed(step) -> float:
+    start = time.perf_counter()
+    step()
+    return time.perf_counter() - start
 
 
 def page_render_seconds(*, database_url: str, email: str, repeat: int, page: str | None = None) -> float:
-    """Median full AppTest run of app.py for a signed-in user, landing on the Overview or, with
-    `page` (e.g. "pages/scope.py"), switching to that page and timing its run."""
+    """Median AppTest run of one page alone, for a signed-in user: the Overview (where app.py
+    lands) or, with `page` (e.g. "pages/scope.py"), that page, reached by switching to it after an
+    untimed first run (so the Overview's run is not part of its time)."""
     from streamlit.testing.v1 import AppTest
 
-    def run():
-        at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120)
-        at.session_state[SIGNED_IN_KEY] = email
-        at.run()
-        if page is not None:
-            at.switch_page(str(PROJECT_ROOT / page)).run()
+    def check(at) -> None:
         if at.exception or not at.metric:
             raise RuntimeError(f"{page or 'the Overview'} did not render: {[e.value for e in at.exception]}")
+
+    def run() -> float:
+        at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120)
+        at.session_state[SIGNED_IN_KEY] = email
+        if page is None:
+            seconds = _timed(at.run)
+        else:
+            at.run()
+            seconds = _timed(at.switch_page(str(PROJECT_ROOT / page)).run)
+        check(at)
+        return seconds
 
     with _database(database_url):
         return _median_seconds(run, repeat)
@@ -79,9 +89,12 @@ def baseline_render_seconds(*, repeat: int) -> float:
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
         handle.write(_BASELINE_PAGE)
     try:
-        def run():
-            if AppTest.from_file(handle.name, default_timeout=120).run().exception:
+        def run() -> float:
+            at = AppTest.from_file(handle.name, default_timeout=120)
+            seconds = _timed(at.run)
+            if at.exception:
                 raise RuntimeError("the baseline page failed")
+            return seconds
 
         return _median_seconds(run, repeat)
     finally:

@@ -76,6 +76,53 @@ def test_outreach_page__report_figures_and_customer_lookup(demo_url, tmp_path):
     assert any("enter a pseudonymous customer id" in e.value for e in at.error)
 
 
+def _fragment_rerun(at, fragment_id):
+    """What a browser asks for when a widget inside a fragment is used: a run of that fragment
+    only (AppTest itself always runs the whole script)."""
+    from dataclasses import replace
+
+    import streamlit.testing.v1.local_script_runner as runner
+
+    plain = runner.RerunData
+
+    def scoped(**kwargs):
+        return replace(plain(**kwargs), fragment_id_queue=[fragment_id], is_fragment_scoped_rerun=True)
+    runner.RerunData = scoped
+    try:
+        return at.run()
+    finally:
+        runner.RerunData = plain
+
+
+def test_outreach_page__a_lookup_reruns_its_fragment_not_the_page(demo_url, tmp_path, monkeypatch):
+    import breachdash.outreach.service as outreach_service
+
+    _import_report(demo_url, tmp_path, [("c1", "initial_notice", "email", "delivered", AT)])
+    at = _outreach_page("pr@demo.example")
+    storage = at._fragment_storage
+    # The customer lookup is the Outreach page's one fragment: the last registered (the Overview's
+    # live tiles, drawn by the first run, came before it).
+    lookup_fragment = max(storage._fragments, key=storage._registration_sequence_by_id.get)
+    page_reads, lookups = [], []
+    funnel, history = outreach_service.funnel_frame, outreach_service.customer_history
+    monkeypatch.setattr(outreach_service, "funnel_frame",
+                        lambda *a, **k: page_reads.append(1) or funnel(*a, **k))
+    monkeypatch.setattr(outreach_service, "customer_history",
+                        lambda *a, **k: lookups.append(1) or history(*a, **k))
+    at.run()  # a full run reads the page (the counter sees it)
+    assert page_reads == [1] and lookups == []
+    page_reads.clear()
+    at.text_input(key="lookup_id").input("c1")
+    [b for b in at.button if b.label == "Look up"][0].click()
+    _fragment_rerun(at, lookup_fragment)
+    assert not at.exception, [e.value for e in at.exception]
+    assert lookups == [1] and page_reads == []  # the lookup ran; the page's own reads did not
+    states = next(d.value for d in at.dataframe if "vendor_ref" in d.value.columns and "report" not in d.value.columns)
+    assert states["status"].tolist() == ["delivered"]
+    # (The browser keeps the rest of the page as drawn; AppTest's tree holds only what this run sent.)
+    assert not at.title
+
+
 def test_outreach_page__pr_enters_counts_by_hand(demo_url):
     at = _outreach_page("pr@demo.example")
     at.selectbox(key="entry_channel").select("web notice")

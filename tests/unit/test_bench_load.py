@@ -1,7 +1,8 @@
 """The load benchmark's arithmetic: percentiles, the per-K table and its ratio against K = 1."""
 import pytest
 
-from breachdash.bench_load import Sample, format_table, parse_sessions, percentile, summarize
+from breachdash.bench_load import (CpuUse, Sample, cpu_verdicts, format_table, parse_pages, parse_sessions,
+                                   percentile, summarize)
 
 
 def test_percentile__interpolates_between_closest_ranks_like_numpy():
@@ -63,3 +64,19 @@ def test_format_cpu__per_page_load_and_the_servers_share():
     lines = text.splitlines()
     assert lines[2].split() == ["1", "0.500", "2.000", "25%"]
     assert lines[3].split() == ["5", "0.600", "0.000", "0%"]
+
+
+def test_parse_pages__overview_alone_or_with_scope():
+    assert parse_pages("Overview") == ("Overview",)
+    assert parse_pages("scope, overview") == ("Overview", "Scope")
+    for bad in ("", "Scope", "Overview,Timeline"):
+        with pytest.raises(ValueError):
+            parse_pages(bad)
+
+
+def test_cpu_verdicts__overview_loads_judged_against_the_goal_with_the_ratio():
+    uses = [CpuUse(1, 10, 0.8, 5.0), CpuUse(5, 50, 7.5, 40.0)]
+    lines = cpu_verdicts(uses, ("Overview",))
+    assert lines[0] == "K=1: server CPU per Overview load 0.080 s — goal ≤0.1 s: met (0.80x the goal)"
+    assert lines[1] == "K=5: server CPU per Overview load 0.150 s — goal ≤0.1 s: NOT MET (1.50x the goal)"
+    assert "not judged here" in cpu_verdicts(uses, ("Overview", "Scope"))[0]
