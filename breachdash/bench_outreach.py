@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from breachdash.bench_scope import _BREACHDASH_IMPORT as _AFFECTED_IMPORT
-from breachdash.bench_scope import _median, measure
+from breachdash.bench_scope import AFFECTED_IMPORT as _AFFECTED_IMPORT
+from breachdash.bench_scope import measure, median_of
 from breachdash.synth import CHUNK_ROWS, customer_ids, write_synthetic
 
 EVENTS_PER_CUSTOMER = 1.1  # synth: one event per customer plus an earlier 'sent' one for every tenth
@@ -155,8 +155,8 @@ def bench_outreach(*, sizes: list[int], backend: str, fresh_demo_url: Callable[[
             urls = [fresh_demo_url() for _ in range(runs)]
             for url in urls:  # untimed: the affected list makes reconciliation and breakdowns realistic
                 measure(_AFFECTED_IMPORT, url=url, path=affected)
-            ours = _median([measure(_DELIVERY_IMPORT, url=url, path=delivery) for url in urls])
-            duck = _median([measure(_DUCKDB_READ_CSV, path=delivery) for _ in range(runs)])
+            ours = median_of([measure(_DELIVERY_IMPORT, url=url, path=delivery) for url in urls])
+            duck = median_of([measure(_DUCKDB_READ_CSV, path=delivery) for _ in range(runs)])
             sqlite = measure(_SQLITE_EXECUTEMANY, path=delivery)
             events = event_rows(customers)
             naive = (measure(_NAIVE_PANDAS, path=delivery) if events <= NAIVE_DEFAULT_MAX or naive_above_1m

@@ -24,7 +24,7 @@ seconds = time.perf_counter() - start
 peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 print(json.dumps({{"seconds": seconds, "rss_mib": peak / 1024}}))
 """
-_BREACHDASH_IMPORT = ("""
+AFFECTED_IMPORT = ("""
 from breachdash.auth.rules import system_actor
 from breachdash.db import make_engine
 from breachdash.importers.affected import import_affected_file
@@ -82,7 +82,7 @@ def measure(snippet: tuple[str, str], **values) -> Measurement:
     return Measurement(figures["seconds"], figures["rss_mib"])
 
 
-def _median(measurements: list[Measurement]) -> Measurement:
+def median_of(measurements: list[Measurement]) -> Measurement:
     ordered = sorted(measurements, key=lambda m: m.seconds)
     middle = ordered[len(ordered) // 2]
     return Measurement(middle.seconds, max(m.rss_mib for m in measurements))
@@ -110,8 +110,8 @@ def bench_scope_import(*, sizes: list[int], fresh_demo_url, backend: str, render
             path = str(folder / "affected_customers.csv")
             runs = 3 if size <= 1_000_000 else 1  # medians where a run is cheap
             urls = [fresh_demo_url() for _ in range(runs)]
-            ours = _median([measure(_BREACHDASH_IMPORT, url=url, path=path) for url in urls])
-            duck = _median([measure(_DUCKDB_READ_CSV, path=path) for _ in range(runs)])
+            ours = median_of([measure(AFFECTED_IMPORT, url=url, path=path) for url in urls])
+            duck = median_of([measure(_DUCKDB_READ_CSV, path=path) for _ in range(runs)])
             url = urls[0]
             sqlite = measure(_SQLITE_EXECUTEMANY, path=path)
             naive = measure(_NAIVE_PANDAS, path=path) if size <= NAIVE_DEFAULT_MAX or naive_above_1m else None
