@@ -104,7 +104,7 @@ def test_outage__during_the_overview_live_refresh(browser, outage_server, artifa
     expect(person.get_by_role("heading", name="Loyalty database breach")).to_be_visible(timeout=TIMEOUT)
     refresh = person.get_by_role("combobox", name=re.compile("Live refresh"))
     refresh.click()
-    person.get_by_role("option", name=re.compile(r"^every 30 s")).click()
+    person.get_by_role("option", name=re.compile(r"every 30 s$")).click()
     expect(person.get_by_text(re.compile("refreshes every 30 s"))).to_be_visible(timeout=TIMEOUT)
     _allow(outage_server.database_url, False)
     try:
