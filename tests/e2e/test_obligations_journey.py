@@ -22,6 +22,7 @@ from tests.e2e.test_sign_in_journeys import TIMEOUT, _sign_in
 
 pytestmark = pytest.mark.e2e
 RULE = "US-WA-AG"
+RECIPIENT = "Washington Attorney General"  # pages name the recipient; the rule id stays in the register
 ROW_HEIGHT = 35  # Streamlit's data grid: header and rows are 35 px high
 
 
@@ -108,7 +109,7 @@ def test_revision_over_a_state_threshold_adds_an_obligation(page, demo_server, a
     new = page.get_by_test_id("stAlert").filter(has_text=f"New since revision {below + 1}:")
     expect(new).to_be_visible(timeout=TIMEOUT)
     # Only Washington's AG is new: nothing else changed between the two revisions.
-    expect(new).to_have_text(re.compile(rf"New since revision {below + 1}: {RULE}\s*$"))
+    expect(new).to_have_text(re.compile(rf"New since revision {below + 1}: {RECIPIENT}\s*$"))
     new.scroll_into_view_if_needed()  # Streamlit scrolls inside its own container: bring the warning into view
     page.wait_for_timeout(1000)
     page.screenshot(path=str(artifacts / "obligations-2-overview-new.png"), full_page=True)
@@ -120,7 +121,7 @@ def test_revision_over_a_state_threshold_adds_an_obligation(page, demo_server, a
     choice.scroll_into_view_if_needed()
     choice.click()
     page.keyboard.type(RULE)  # the list is long: filter it to the rule
-    option = page.get_by_role("option", name=re.compile(rf"^{RULE} — .+ \(applies\)$"))
+    option = page.get_by_role("option", name=re.compile(rf"^{RECIPIENT} — .+ \({RULE}, applies\)$"))
     expect(option).to_be_visible(timeout=TIMEOUT)
     option.click()
     expect(page.get_by_text(re.compile(r"Why: .*501 residents of US-WA meets the threshold of more than 500"))
